@@ -1,0 +1,103 @@
+"""Attune: session-by-session alliance check-ins for therapy."""
+
+import os
+import secrets
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import config as config_module
+from .extensions import babel, csrf, db, limiter, migrate
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Create and configure an Attune app; `config` overrides the environment (tests use it)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("ATTUNE_INSTANCE", os.path.join(root, "instance")),
+        static_folder=os.path.join(root, "static"),
+        template_folder=os.path.join(root, "templates"),
+    )
+    app.config.from_mapping(config_module.from_env(app.instance_path))
+    app.config.from_mapping(config or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+
+    register_extensions(app)
+    register_blueprints(app)
+    from . import errors, security, web_session
+
+    security.init_app(app)
+    web_session.init_app(app)
+    errors.init_app(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(app.root_path, "..", "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    from .i18n import select_locale, select_timezone
+
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    from flask_babel import format_datetime, get_locale
+
+    app.jinja_env.globals.update(get_locale=get_locale, format_datetime=format_datetime)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .appointments import bp as appointments_bp
+    from .auth import bp as auth_bp
+    from .checkins import bp as checkins_bp
+    from .core import bp as core_bp
+    from .dashboard import bp as dashboard_bp
+    from .privacy import bp as privacy_bp
+    from .reminders import bp as reminders_bp
+
+    for blueprint in (
+        core_bp,
+        auth_bp,
+        checkins_bp,
+        appointments_bp,
+        dashboard_bp,
+        reminders_bp,
+        privacy_bp,
+    ):
+        app.register_blueprint(blueprint)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import attune_cli
+    from .demo import demo_cli
+
+    app.cli.add_command(attune_cli)
+    app.cli.add_command(demo_cli)
+
+
+def _instance_secret(instance_path: str) -> str:
+    """Read, or create once, a random secret key in the instance folder for local use."""
+    path = os.path.join(instance_path, "secret_key")
+    if os.path.exists(path):
+        with open(path) as fh:
+            return fh.read().strip()
+    os.makedirs(instance_path, exist_ok=True)
+    key = secrets.token_hex(32)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+        fh.write(key)
+    return key
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """WAL + synchronous=FULL: an acknowledged check-in survives kill -9 and power loss."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

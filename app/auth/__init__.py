@@ -1,0 +1,7 @@
+"""Passkeys, invites, sign-in and sign-out, sessions and account settings."""
+
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from . import views  # noqa: E402,F401

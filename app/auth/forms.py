@@ -1,0 +1,23 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+ROLE_LABELS = {"client": _l("Client"), "therapist": _l("Therapist"), "admin": _l("Practice admin")}
+
+
+class InviteForm(FlaskForm):
+    role = SelectField(_l("Account type"))
+    display_name = StringField(
+        _l("Name or nickname (optional)"), validators=[Optional(), Length(max=80)]
+    )
+
+    def __init__(self, *args, roles: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role.choices = [(r, ROLE_LABELS[r]) for r in roles]
+        if len(roles) == 1:
+            self.role.data = self.role.data or roles[0]
+
+
+class RenameForm(FlaskForm):
+    nickname = StringField(_l("Passkey name"), validators=[DataRequired(), Length(min=1, max=60)])

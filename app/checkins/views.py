@@ -1,0 +1,3 @@
+"""HTTP views (thin: parse, authorise, render)."""
+
+from . import bp  # noqa: F401

@@ -1,0 +1,60 @@
+"""Configuration read from the environment (12-factor), with safe defaults for local use.
+
+Nothing here touches the disk or the network: reading happens when `Config.from_env()` is called.
+"""
+
+import os
+from datetime import timedelta
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url(raw: str | None, instance_path: str) -> str:
+    """Normalise DATABASE_URL so `postgres://` URLs use the psycopg 3 driver."""
+    if not raw:
+        return "sqlite:///" + os.path.join(instance_path, "attune.db")
+    if raw.startswith("postgres://"):
+        raw = "postgresql://" + raw[len("postgres://") :]
+    if raw.startswith("postgresql://"):
+        raw = "postgresql+psycopg://" + raw[len("postgresql://") :]
+    return raw
+
+
+def from_env(instance_path: str) -> dict:
+    """Build the config mapping from environment variables."""
+    origin = os.environ.get("ORIGIN", "http://localhost:5000").rstrip("/")
+    secure = origin.startswith("https://")
+    return {
+        "SECRET_KEY": os.environ.get("SECRET_KEY"),
+        "SQLALCHEMY_DATABASE_URI": database_url(os.environ.get("DATABASE_URL"), instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "ORIGIN": origin,
+        "RP_ID": os.environ.get("RP_ID", origin.split("://", 1)[1].split(":")[0]),
+        "RP_NAME": os.environ.get("RP_NAME", "Attune"),
+        "PREFERRED_URL_SCHEME": "https" if secure else "http",
+        "SESSION_COOKIE_NAME": "__Host-attune" if secure else "attune",
+        "SESSION_COOKIE_SECURE": secure,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=30),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_SSL_STRICT": secure,
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "VAPID_PRIVATE_KEY": os.environ.get("VAPID_PRIVATE_KEY"),
+        "VAPID_PUBLIC_KEY": os.environ.get("VAPID_PUBLIC_KEY"),
+        "VAPID_SUBJECT": os.environ.get("VAPID_SUBJECT", "mailto:admin@attune.invalid"),
+        "PUSH_TIMEOUT_SECONDS": float(os.environ.get("PUSH_TIMEOUT_SECONDS", "10")),
+        "INVITE_DAYS": int(os.environ.get("INVITE_DAYS", "7")),
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "LANGUAGES": ["en"],
+        "TRUST_PROXY": _bool("TRUST_PROXY", False),
+    }

@@ -1,0 +1,90 @@
+import os
+
+from flask import current_app, g, redirect, render_template, send_file, url_for
+from flask_babel import gettext as _
+
+from ..extensions import db
+from . import bp
+
+HOME_BY_ROLE = {
+    "client": "checkins.home",
+    "therapist": "dashboard.index",
+    "admin": "dashboard.admin",
+}
+
+
+@bp.get("/")
+def index():
+    """Send each person to their first screen; visitors see the welcome page."""
+    if g.user is None:
+        return render_template("core/welcome.html")
+    endpoint = HOME_BY_ROLE[g.user.role]
+    if endpoint in current_app.view_functions:
+        return redirect(url_for(endpoint))
+    return render_template("core/home.html")
+
+
+@bp.get("/manifest.json")
+def manifest():
+    path = os.path.join(current_app.root_path, "..", "manifest.json")
+    g.shell_page = True
+    response = send_file(os.path.abspath(path), mimetype="application/manifest+json", max_age=3600)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """Served from the root so its scope is `/`; no-cache so updates arrive on the next visit."""
+    g.shell_page = True
+    path = os.path.join(current_app.static_folder, "sw.js")
+    response = send_file(path, mimetype="text/javascript", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/"
+    return response
+
+
+@bp.get("/offline")
+def offline():
+    """The page the service worker shows when a navigation fails; it holds no personal data."""
+    g.shell_page = True
+    response = current_app.make_response(render_template("core/offline.html", shell=True))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/healthz")
+def health():
+    db.session.execute(db.text("SELECT 1"))
+    return {"status": "ok"}
+
+
+NAV = {
+    "client": [
+        ("checkins.home", "Check in"),
+        ("checkins.history", "My check-ins"),
+        ("auth.account", "Settings"),
+    ],
+    "therapist": [
+        ("dashboard.index", "Dashboard"),
+        ("appointments.index", "Appointments"),
+        ("auth.invite_people", "Invite"),
+        ("auth.account", "Account"),
+    ],
+    "admin": [
+        ("dashboard.admin", "Practice"),
+        ("auth.invite_people", "Invite"),
+        ("auth.account", "Account"),
+    ],
+}
+
+
+@bp.app_context_processor
+def navigation():
+    def nav_links():
+        if g.get("user") is None:
+            return []
+        known = current_app.view_functions
+        return [(e, _(label)) for e, label in NAV[g.user.role] if e in known]
+
+    return {"nav_links": nav_links}

@@ -1,0 +1,7 @@
+"""Web Push reminders: subscriptions, the outbox of reminders, the dispatcher and its CLI."""
+
+from flask import Blueprint
+
+bp = Blueprint("reminders", __name__, cli_group="reminders")
+
+from . import views  # noqa: E402,F401

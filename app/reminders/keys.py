@@ -1,0 +1,49 @@
+"""VAPID keys: from the environment, or made once into the instance folder (DESIGN 6)."""
+
+import base64
+import os
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+PRIVATE_FILE = "vapid_private.pem"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def ensure_keys(instance_path: str) -> str:
+    """Create the instance VAPID key if there is none; return the path of the PEM file."""
+    path = os.path.join(instance_path, PRIVATE_FILE)
+    if not os.path.exists(path):
+        os.makedirs(instance_path, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+            fh.write(pem)
+    return path
+
+
+def load_private_key(config: dict, instance_path: str) -> ec.EllipticCurvePrivateKey:
+    """The VAPID private key: VAPID_PRIVATE_KEY (PEM or base64url raw scalar) or the instance file."""
+    raw = config.get("VAPID_PRIVATE_KEY")
+    if raw:
+        if "BEGIN" in raw:
+            return serialization.load_pem_private_key(raw.encode(), password=None)
+        scalar = int.from_bytes(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)), "big")
+        return ec.derive_private_key(scalar, ec.SECP256R1())
+    with open(ensure_keys(instance_path), "rb") as fh:
+        return serialization.load_pem_private_key(fh.read(), password=None)
+
+
+def public_key_b64(key: ec.EllipticCurvePrivateKey) -> str:
+    """The applicationServerKey the browser needs: the uncompressed point, base64url."""
+    point = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return b64url(point)

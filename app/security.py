@@ -1,0 +1,55 @@
+"""Response headers that every answer carries (SECURITY.md checks 1 to 4)."""
+
+from flask import Flask, g, request
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "manifest-src 'self'",
+        "worker-src 'self'",
+        "form-action 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=(), "
+    "publickey-credentials-get=(self), publickey-credentials-create=(self)"
+)
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_headers)
+
+
+def _headers(response):
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h["X-Content-Type-Options"] = "nosniff"
+    h["Referrer-Policy"] = "same-origin"
+    h["Permissions-Policy"] = PERMISSIONS_POLICY
+    h["Cross-Origin-Opener-Policy"] = "same-origin"
+    h["X-Frame-Options"] = "DENY"
+    if request.is_secure or request.url.startswith("https://"):
+        h["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    if _private(response):
+        h["Cache-Control"] = "no-store"
+        h["Vary"] = "Cookie"
+    return response
+
+
+def _private(response) -> bool:
+    """Signed-in pages and every API answer must never be stored by a cache (ASVS 14.3.2)."""
+    if request.endpoint == "static" or g.get("shell_page"):
+        return False
+    if response.headers.get("Cache-Control", "").startswith("public"):
+        return False
+    return (
+        g.get("user") is not None or request.path.startswith("/api/") or response.status_code >= 400
+    )

@@ -1,0 +1,83 @@
+// Passkey ceremonies: JSON options from the server in, JSON credential out.
+// Uses the browser's JSON helpers where present, with a small base64url fallback for older Safari.
+
+const b64urlToBuf = (s) => {
+  const pad = "=".repeat((4 - (s.length % 4)) % 4);
+  const bin = atob((s + pad).replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0)).buffer;
+};
+const bufToB64url = (buf) =>
+  btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+export const supported = () => typeof window.PublicKeyCredential === "function";
+
+function creationOptions(json) {
+  if (PublicKeyCredential.parseCreationOptionsFromJSON) {
+    return PublicKeyCredential.parseCreationOptionsFromJSON(json);
+  }
+  return {
+    ...json,
+    challenge: b64urlToBuf(json.challenge),
+    user: { ...json.user, id: b64urlToBuf(json.user.id) },
+    excludeCredentials: (json.excludeCredentials || []).map((c) => ({ ...c, id: b64urlToBuf(c.id) })),
+  };
+}
+
+function requestOptions(json) {
+  if (PublicKeyCredential.parseRequestOptionsFromJSON) {
+    return PublicKeyCredential.parseRequestOptionsFromJSON(json);
+  }
+  return {
+    ...json,
+    challenge: b64urlToBuf(json.challenge),
+    allowCredentials: (json.allowCredentials || []).map((c) => ({ ...c, id: b64urlToBuf(c.id) })),
+  };
+}
+
+function toJSON(cred) {
+  if (typeof cred.toJSON === "function") return cred.toJSON();
+  const r = cred.response;
+  const out = { id: cred.id, rawId: bufToB64url(cred.rawId), type: cred.type, response: {} };
+  out.clientExtensionResults = cred.getClientExtensionResults ? cred.getClientExtensionResults() : {};
+  out.response.clientDataJSON = bufToB64url(r.clientDataJSON);
+  if (r.attestationObject) {
+    out.response.attestationObject = bufToB64url(r.attestationObject);
+    out.response.transports = r.getTransports ? r.getTransports() : [];
+  } else {
+    out.response.authenticatorData = bufToB64url(r.authenticatorData);
+    out.response.signature = bufToB64url(r.signature);
+    out.response.userHandle = r.userHandle ? bufToB64url(r.userHandle) : null;
+  }
+  return out;
+}
+
+export async function create(json) {
+  return toJSON(await navigator.credentials.create({ publicKey: creationOptions(json) }));
+}
+
+export async function get(json, { conditional = false, signal } = {}) {
+  const options = { publicKey: requestOptions(json), signal };
+  if (conditional) options.mediation = "conditional";
+  return toJSON(await navigator.credentials.get(options));
+}
+
+export async function conditionalAvailable() {
+  return Boolean(
+    window.PublicKeyCredential?.isConditionalMediationAvailable &&
+      (await PublicKeyCredential.isConditionalMediationAvailable()),
+  );
+}
+
+// Plain words for what went wrong, including the in-app browser case (DESIGN 1).
+export function explain(err) {
+  const name = err?.name || "";
+  if (!supported()) {
+    return "This browser cannot use passkeys. Open this link in your phone's own browser (Safari or Chrome).";
+  }
+  if (name === "NotAllowedError") {
+    return "The passkey was not used. If nothing appeared, open this link in your phone's own browser (Safari or Chrome) and try again.";
+  }
+  if (name === "InvalidStateError") return "This device already has a passkey for this account.";
+  if (name === "SecurityError") return "Passkeys need a secure connection. Open the link exactly as you received it.";
+  return "Something went wrong with the passkey. Please try again, or open this link in your phone's own browser.";
+}

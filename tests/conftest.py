@@ -1,0 +1,138 @@
+"""Shared fixtures: one migrated database per test session (SQLite, or PostgreSQL when
+ATTUNE_TEST_DB=postgres), emptied after each test; app, client and sign-in helpers."""
+
+import os
+import secrets
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from app import create_app
+from app.extensions import db
+
+DB_KIND = os.environ.get("ATTUNE_TEST_DB", "sqlite")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def need(condition: bool, why: str) -> None:
+    """Skip locally when a real dependency is missing; in CI that is a failure."""
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"CI needs {why}")
+        pytest.skip(f"needs {why}")
+
+
+def postgres_base_url() -> str:
+    return os.environ.get("TEST_DATABASE_URL", PG_DEFAULT).replace(
+        "postgresql://", "postgresql+psycopg://"
+    )
+
+
+def postgres_available(url: str) -> bool:
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_schema_url():
+    """A fresh PostgreSQL schema for this test session; dropped afterwards."""
+    base = postgres_base_url()
+    need(postgres_available(base), f"PostgreSQL at {base}")
+    schema = f"attune_t_{os.getpid()}_{secrets.token_hex(3)}"
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def base_config(url: str, instance: str) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "ORIGIN": "http://localhost:5000",
+        "RP_ID": "localhost",
+        "VAPID_SUBJECT": "mailto:tests@attune.invalid",
+    }
+
+
+def migrated(url: str, instance: str) -> None:
+    app = create_app(base_config(url, instance))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(request, tmp_path_factory):
+    instance = str(tmp_path_factory.mktemp("instance"))
+    os.environ.setdefault("ATTUNE_INSTANCE", instance)
+    if DB_KIND == "postgres":
+        url = request.getfixturevalue("pg_schema_url")
+    else:
+        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "attune.db")
+    migrated(url, instance)
+    return url
+
+
+def empty_tables() -> None:
+    with db.engine.begin() as conn:
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        if conn.dialect.name == "postgresql":
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(sa.text(f'DELETE FROM "{t}"'))
+
+
+@pytest.fixture
+def make_app(database_url):
+    """Build apps on the session database with extra config; tables are emptied afterwards."""
+    apps = []
+
+    def factory(**overrides):
+        app = create_app({**base_config(database_url, ""), **overrides})
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps[:1]:
+        with app.app_context():
+            db.session.remove()
+            empty_tables()
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for calling domain functions directly."""
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
