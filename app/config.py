@@ -6,6 +6,8 @@ Nothing here touches the disk or the network: reading happens when `Config.from_
 import os
 from datetime import timedelta
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
@@ -56,5 +58,6 @@ def from_env(instance_path: str) -> dict:
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "LANGUAGES": ["en"],
+        "BABEL_TRANSLATION_DIRECTORIES": os.path.join(ROOT, "translations"),
         "TRUST_PROXY": _bool("TRUST_PROXY", False),
     }

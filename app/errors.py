@@ -4,6 +4,7 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -62,5 +63,10 @@ def init_app(app: Flask) -> None:
 
 
 def _custom(err: HTTPException) -> bool:
-    """True when a view gave its own message with abort(code, message)."""
-    return type(err).description != err.description and not isinstance(err, InternalServerError)
+    """True when a view gave its own message with abort(code, message).
+
+    Flask-Limiter puts its limit ("20 per 1 minute") in the description: people get our words instead.
+    """
+    if isinstance(err, InternalServerError | RateLimitExceeded):
+        return False
+    return type(err).description != err.description

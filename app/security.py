@@ -1,6 +1,8 @@
-"""Response headers that every answer carries (SECURITY.md checks 1 to 4)."""
+"""Response headers that every answer carries (SECURITY.md checks 1 to 4), and log escaping (check 19)."""
 
-from flask import Flask, g, request
+import logging
+
+from flask import Flask, current_app, g, request
 
 CSP = "; ".join(
     [
@@ -26,6 +28,30 @@ PERMISSIONS_POLICY = (
 
 def init_app(app: Flask) -> None:
     app.after_request(_headers)
+    escape_log_lines()
+
+
+class EscapeNewlines(logging.Filter):
+    """Write CR and LF in a log message as \\r and \\n, so a request path or a name cannot forge
+    a second log line (ASVS 16.4.1)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "\n" in message or "\r" in message:
+            record.msg = message.replace("\r", "\\r").replace("\n", "\\n")
+            record.args = None
+        return True
+
+
+def escape_log_lines() -> None:
+    """Attach the filter to our loggers; a logger filter does not reach child loggers, so each gets one."""
+    names = ["attune", "app"] + [
+        n for n in logging.root.manager.loggerDict if n.startswith("attune.")
+    ]
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, EscapeNewlines) for f in logger.filters):
+            logger.addFilter(EscapeNewlines())
 
 
 def _headers(response):
@@ -36,7 +62,8 @@ def _headers(response):
     h["Permissions-Policy"] = PERMISSIONS_POLICY
     h["Cross-Origin-Opener-Policy"] = "same-origin"
     h["X-Frame-Options"] = "DENY"
-    if request.is_secure or request.url.startswith("https://"):
+    # ORIGIN too: behind a TLS proxy without TRUST_PROXY the request itself looks like http.
+    if request.is_secure or current_app.config.get("ORIGIN", "").startswith("https://"):
         h["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
     if _private(response):
         h["Cache-Control"] = "no-store"

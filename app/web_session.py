@@ -4,7 +4,6 @@ from functools import wraps
 
 from flask import Flask, abort, g, redirect, request, session, url_for
 
-from .auth import sessions
 from .models import utcnow
 
 
@@ -20,6 +19,8 @@ def load_user() -> None:
     token = session.get("sid")
     if not token:
         return
+    from .auth import sessions  # here, not at the top: auth.views imports this module
+
     row = sessions.resume(token, now=utcnow())
     if row is None:
         session.pop("sid", None)
@@ -30,6 +31,8 @@ def load_user() -> None:
 
 def sign_in(user, *, now) -> None:
     """Start a fresh session: a new cookie, so a pre-sign-in cookie is useless afterwards."""
+    from .auth import sessions
+
     token = sessions.start(user, now=now, user_agent=request.user_agent.string)
     session.clear()
     session.permanent = True

@@ -5,6 +5,7 @@ import secrets
 from datetime import datetime, timedelta
 
 import segno
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from ..extensions import db
@@ -34,7 +35,7 @@ def create(
 ) -> tuple[Invite, str]:
     """Create an invite and return it with its token; the token is never stored."""
     if created_by is not None and role not in WHO_MAY_INVITE.get(created_by.role, set()):
-        raise InviteError("You cannot invite that kind of account.")
+        raise InviteError(_l("You cannot invite that kind of account."))
     token = secrets.token_urlsafe(32)
     invite = Invite(
         token_hash=hash_token(token),
@@ -56,11 +57,11 @@ def find_usable(token: str, *, now: datetime) -> Invite:
     """The invite for `token`, or InviteError saying in plain words why it cannot be used."""
     invite = db.session.scalar(select(Invite).where(Invite.token_hash == hash_token(token)))
     if invite is None or invite.revoked_at is not None:
-        raise InviteError("This invite link is not valid. Ask for a new one.")
+        raise InviteError(_l("This invite link is not valid. Ask for a new one."))
     if invite.used_at is not None:
-        raise InviteError("This invite link has already been used. Ask for a new one.")
+        raise InviteError(_l("This invite link has already been used. Ask for a new one."))
     if invite.expires_at <= now:
-        raise InviteError("This invite link has expired. Ask for a new one.")
+        raise InviteError(_l("This invite link has expired. Ask for a new one."))
     return invite
 
 
@@ -73,7 +74,7 @@ def redeem(invite: Invite, *, display_name: str, time_zone: str, now: datetime) 
         update(Invite).where(Invite.id == invite.id, Invite.used_at.is_(None)).values(used_at=now)
     ).rowcount
     if claimed != 1:
-        raise InviteError("This invite link has already been used. Ask for a new one.")
+        raise InviteError(_l("This invite link has already been used. Ask for a new one."))
     if invite.user is not None:
         return invite.user
     user = User(

@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from webauthn import (
     generate_authentication_options,
@@ -71,11 +72,18 @@ def take_challenge(handle: str | None, purpose: str, *, now: datetime) -> WebAut
     """Delete and return the stored challenge: single use even if verification then fails."""
     row = db.session.get(WebAuthnChallenge, handle) if handle else None
     if row is None or row.purpose != purpose:
-        raise PasskeyError("This sign-in attempt is no longer valid. Please try again.")
-    db.session.delete(row)
+        raise PasskeyError(_l("This sign-in attempt is no longer valid. Please try again."))
+    # A conditional DELETE, not session.delete(): of two requests racing with one challenge, only
+    # the one whose DELETE removed the row may go on (the ORM would raise StaleDataError, a 500).
+    db.session.expunge(row)
+    claimed = db.session.execute(
+        delete(WebAuthnChallenge).where(WebAuthnChallenge.id == row.id)
+    ).rowcount
     db.session.commit()
+    if claimed != 1:
+        raise PasskeyError(_l("This sign-in attempt is no longer valid. Please try again."))
     if row.expires_at < now:
-        raise PasskeyError("That took too long. Please try again.")
+        raise PasskeyError(_l("That took too long. Please try again."))
     return row
 
 
@@ -119,13 +127,15 @@ def verify_registration(rp: RelyingParty, challenge: WebAuthnChallenge, credenti
     except (WebAuthnException, ValueError, KeyError, TypeError) as err:
         log.info("passkey registration refused: %s", type(err).__name__)
         raise PasskeyError(
-            "Your device could not create a passkey. Please try again, or open this link in "
-            "your phone's own browser."
+            _l(
+                "Your device could not create a passkey. Please try again, or open this link in "
+                "your phone's own browser."
+            )
         ) from err
     if db.session.scalar(
         select(Credential.id).where(Credential.credential_id == verified.credential_id)
     ):
-        raise PasskeyError("This passkey is already registered.")
+        raise PasskeyError(_l("This passkey is already registered."))
     return verified
 
 
@@ -166,13 +176,13 @@ def verify_authentication(rp: RelyingParty, challenge: WebAuthnChallenge, creden
         handle = credential["response"].get("userHandle")
         user_handle = base64url_to_bytes(handle) if handle else None
     except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise PasskeyError("That sign-in response was not valid. Please try again.") from err
+        raise PasskeyError(_l("That sign-in response was not valid. Please try again.")) from err
     row = db.session.scalar(select(Credential).where(Credential.credential_id == raw_id))
     if row is None or user_handle is None or row.user.webauthn_user_id != user_handle:
         log.info("sign-in refused: unknown credential or user handle mismatch")
-        raise PasskeyError("This passkey is not registered with Attune. Ask for a new invite.")
+        raise PasskeyError(_l("This passkey is not registered with Attune. Ask for a new invite."))
     if not row.user.active:
-        raise PasskeyError("This account has been deactivated.")
+        raise PasskeyError(_l("This account has been deactivated."))
     try:
         verified = verify_authentication_response(
             credential=credential,
@@ -185,7 +195,7 @@ def verify_authentication(rp: RelyingParty, challenge: WebAuthnChallenge, creden
         )
     except (WebAuthnException, ValueError, KeyError, TypeError) as err:
         log.warning("sign-in refused for user %s: %s", row.user_id, type(err).__name__)
-        raise PasskeyError("Your passkey could not be verified. Please try again.") from err
+        raise PasskeyError(_l("Your passkey could not be verified. Please try again.")) from err
     row.sign_count = verified.new_sign_count
     row.backed_up = bool(verified.credential_backed_up)
     row.last_used_at = now

@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ..extensions import db, limiter
 from ..i18n import is_valid_zone
@@ -39,7 +40,7 @@ def json_body() -> dict:
 
 
 def passkey_failed(err: passkeys.PasskeyError):
-    return jsonify(error=_(str(err))), 400
+    return jsonify(error=str(err)), 400
 
 
 @bp.get("/signin")
@@ -112,7 +113,7 @@ def invite_landing(token):
     try:
         invite = invites.find_usable(token, now=utcnow())
     except invites.InviteError as err:
-        return render_template("auth/invite_invalid.html", message=_(str(err))), 410
+        return render_template("auth/invite_invalid.html", message=str(err)), 410
     return render_template("auth/invite.html", invite=invite, token=token)
 
 
@@ -124,7 +125,7 @@ def invite_options(token):
     try:
         invite = invites.find_usable(token, now=now)
     except invites.InviteError as err:
-        return jsonify(error=_(str(err))), 410
+        return jsonify(error=str(err)), 410
     user = invite.user or User(
         role=invite.role,
         display_name=_clean_name(body.get("display_name")) or invite.display_name or "Attune user",
@@ -147,12 +148,12 @@ def invite_verify(token):
         challenge = passkeys.take_challenge(session.pop("challenge", None), "register", now=now)
         if challenge.invite_id != invite.id:
             raise passkeys.PasskeyError(
-                "This sign-up attempt is no longer valid. Please try again."
+                _l("This sign-up attempt is no longer valid. Please try again.")
             )
         credential = body.get("credential") or {}
         verified = passkeys.verify_registration(relying_party(), challenge, credential)
     except invites.InviteError as err:
-        return jsonify(error=_(str(err))), 410
+        return jsonify(error=str(err)), 410
     except passkeys.PasskeyError as err:
         db.session.commit()
         return passkey_failed(err)
@@ -196,7 +197,8 @@ def invite_people():
             days=current_app.config["INVITE_DAYS"],
         )
         db.session.commit()
-        link = url_for("auth.invite_landing", token=token, _external=True)
+        # Built from ORIGIN, not the Host header, so a forged Host cannot redirect the invitee.
+        link = current_app.config["ORIGIN"] + url_for("auth.invite_landing", token=token)
         return render_template(
             "auth/invite_created.html", invite=invite, link=link, qr=invites.qr_svg(link)
         )
@@ -252,7 +254,7 @@ def add_passkey_verify():
     try:
         challenge = passkeys.take_challenge(session.pop("challenge", None), "register", now=now)
         if challenge.user_id != g.user.id:
-            raise passkeys.PasskeyError("This attempt is no longer valid. Please try again.")
+            raise passkeys.PasskeyError(_l("This attempt is no longer valid. Please try again."))
         credential = body.get("credential") or {}
         verified = passkeys.verify_registration(relying_party(), challenge, credential)
     except passkeys.PasskeyError as err:

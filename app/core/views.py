@@ -1,7 +1,7 @@
 import os
 
 from flask import current_app, g, redirect, render_template, send_file, url_for
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
 from . import bp
@@ -61,20 +61,20 @@ def health():
 
 NAV = {
     "client": [
-        ("checkins.home", "Check in"),
-        ("checkins.history", "My check-ins"),
-        ("auth.account", "Settings"),
+        ("checkins.home", _l("Check in")),
+        ("checkins.history", _l("My check-ins")),
+        ("auth.account", _l("Settings")),
     ],
     "therapist": [
-        ("dashboard.index", "Dashboard"),
-        ("appointments.index", "Appointments"),
-        ("auth.invite_people", "Invite"),
-        ("auth.account", "Account"),
+        ("dashboard.index", _l("Dashboard")),
+        ("appointments.index", _l("Appointments")),
+        ("auth.invite_people", _l("Invite")),
+        ("auth.account", _l("Account")),
     ],
     "admin": [
-        ("dashboard.admin", "Practice"),
-        ("auth.invite_people", "Invite"),
-        ("auth.account", "Account"),
+        ("dashboard.admin", _l("Practice")),
+        ("auth.invite_people", _l("Invite")),
+        ("auth.account", _l("Account")),
     ],
 }
 
@@ -85,6 +85,6 @@ def navigation():
         if g.get("user") is None:
             return []
         known = current_app.view_functions
-        return [(e, _(label)) for e, label in NAV[g.user.role] if e in known]
+        return [(e, str(label)) for e, label in NAV[g.user.role] if e in known]
 
     return {"nav_links": nav_links}
