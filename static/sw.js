@@ -10,6 +10,7 @@ const SHELL = [
   "/static/js/checkin.js",
   "/static/js/outbox.js",
   "/static/js/push.js",
+  "/static/css/checkin.css",
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",
 ];
@@ -60,43 +61,62 @@ async function navigate(request, url) {
   }
 }
 
-// Web Push: always show a notification (browsers revoke permission after silent pushes).
+// Web Push: always show a notification, inside waitUntil (browsers revoke permission after silent
+// pushes). The payload is generic by design; the tag (per appointment and phase) makes a resend replace
+// the notification already shown instead of stacking a second one.
 self.addEventListener("push", (event) => {
+  event.waitUntil(showReminder(event.data));
+});
+
+async function showReminder(message) {
   let data = {};
   try {
-    data = event.data ? event.data.json() : {};
+    data = message ? message.json() : {};
   } catch {
     data = {};
   }
-  const title = data.title || "Attune";
-  event.waitUntil(
-    self.registration.showNotification(title, {
-      body: data.body || "Time for a quick check-in",
-      tag: data.tag || "attune",
-      renotify: false,
-      icon: "/static/icons/icon-192.png",
-      badge: "/static/icons/badge-96.png",
-      data: { url: safeUrl(data.url) },
-    }),
-  );
-});
+  const text = (value, fallback) => (typeof value === "string" && value ? value.slice(0, 200) : fallback);
+  return self.registration.showNotification(text(data.title, "Attune"), {
+    body: text(data.body, "Time for a quick check-in"),
+    tag: text(data.tag, "attune"),
+    renotify: false,
+    icon: "/static/icons/icon-192.png",
+    badge: "/static/icons/badge-96.png",
+    data: { url: safeUrl(data.url) },
+  });
+}
 
+// Open the exact check-in: reuse an Attune window (navigating it there) or open a new one.
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  const target = safeUrl(event.notification.data?.url);
-  event.waitUntil(
-    (async () => {
-      const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-      for (const client of windows) {
-        if (new URL(client.url).origin === self.location.origin && "focus" in client) {
-          await client.focus();
-          return client.navigate(target);
-        }
-      }
-      return self.clients.openWindow(target);
-    })(),
-  );
+  event.waitUntil(openAt(safeUrl(event.notification.data?.url)));
 });
+
+async function openAt(target) {
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const ours = windows.filter((c) => new URL(c.url).origin === self.location.origin);
+  const exact = ours.find((c) => new URL(c.url).pathname + new URL(c.url).search === target);
+  if (exact) return focus(exact);
+  // navigate() works only on windows this worker controls; others are left alone.
+  const controlled = ours.find((c) => c.frameType !== "nested" && "navigate" in c);
+  if (controlled) {
+    try {
+      const moved = await controlled.navigate(target);
+      if (moved) return focus(moved);
+    } catch {
+      // not controlled by this worker: fall through to a new window
+    }
+  }
+  return self.clients.openWindow(target);
+}
+
+async function focus(client) {
+  try {
+    return await client.focus();
+  } catch {
+    return client; // focusing needs the click's user activation; the page is still there
+  }
+}
 
 function safeUrl(raw) {
   try {
@@ -107,14 +127,61 @@ function safeUrl(raw) {
   }
 }
 
-// Background Sync (Chromium): ask an open page to flush the outbox, or flush from here.
+// Background Sync (Chromium): flush the IndexedDB outbox from here (same store and rules as
+// static/js/outbox.js: delete only after a 2xx, park bad data, keep on 401 and network errors), then
+// tell open pages so they refresh what they show. A duplicate send is harmless: the key makes it a replay.
 self.addEventListener("sync", (event) => {
   if (event.tag === "attune-outbox") {
-    event.waitUntil(notifyClients());
+    event.waitUntil(flushOutbox().finally(notifyClients));
   }
 });
 
 async function notifyClients() {
   const windows = await self.clients.matchAll({ type: "window" });
   windows.forEach((c) => c.postMessage({ type: "flush-outbox" }));
+}
+
+function outboxStore(mode, work) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open("attune", 1);
+    open.onupgradeneeded = () => open.result.createObjectStore("outbox", { keyPath: "key" });
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const t = db.transaction("outbox", mode);
+      const req = work(t.objectStore("outbox"));
+      t.oncomplete = () => {
+        db.close();
+        resolve(req.result);
+      };
+      t.onerror = () => {
+        db.close();
+        reject(t.error);
+      };
+    };
+  });
+}
+
+async function flushOutbox() {
+  const items = (await outboxStore("readonly", (s) => s.getAll())).filter((i) => !i.rejected);
+  if (!items.length) return;
+  const session = await fetch("/api/session", { credentials: "same-origin", cache: "no-store" });
+  if (!session.ok) return;
+  const token = (await session.json()).csrf_token;
+  for (const item of items) {
+    const res = await fetch(item.url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": token },
+      body: JSON.stringify(item.body),
+    });
+    if (res.ok) {
+      await outboxStore("readwrite", (s) => s.delete(item.key));
+    } else if ([403, 409, 413, 422].includes(res.status)) {
+      const error = (await res.json().catch(() => ({}))).error || `Error ${res.status}`;
+      await outboxStore("readwrite", (s) => s.put({ ...item, rejected: true, error }));
+    } else {
+      throw new Error(`outbox: ${res.status}`); // the browser retries the sync later
+    }
+  }
 }

@@ -1,3 +1,103 @@
 """HTTP views (thin: parse, authorise, render)."""
 
-from . import bp  # noqa: F401
+from flask import abort, flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
+from wtforms.fields.choices import SelectChoice
+
+from ..extensions import db
+from ..models import utcnow
+from ..web_session import login_required
+from . import bp, service
+from .forms import CancelForm, EditForm, ScheduleForm
+
+
+def _schedule_form() -> ScheduleForm:
+    form = ScheduleForm()
+    form.client_id.choices = [
+        SelectChoice(c.id, c.display_name) for c in service.clients_of(g.user)
+    ]
+    return form
+
+
+def _own_or_404(appointment_id: int):
+    row = service.own(g.user, appointment_id)
+    if row is None:
+        abort(404)
+    return row
+
+
+@bp.get("/appointments")
+@login_required("therapist")
+def index(form=None, status=200):
+    rows = service.upcoming(g.user, now=utcnow())
+    form = form or _schedule_form()
+    return render_template("appointments/index.html", rows=rows, form=form), status
+
+
+@bp.post("/appointments")
+@login_required("therapist")
+def create():
+    form = _schedule_form()
+    if not form.validate_on_submit():
+        return index(form=form, status=422)
+    client = next(c for c in service.clients_of(g.user) if c.id == form.client_id.data)
+    try:
+        made = service.schedule(
+            g.user,
+            client,
+            local_date=form.date.data,
+            local_time=form.time.data,
+            duration=form.duration.data,
+            weeks=form.weeks.data,
+            now=utcnow(),
+        )
+    except service.ScheduleError as err:
+        db.session.rollback()
+        abort(422, _(str(err)))
+    db.session.commit()
+    flash(_("%(n)s appointment(s) scheduled.", n=len(made)))
+    return redirect(url_for("appointments.index"))
+
+
+@bp.route("/appointments/<int:appointment_id>/edit", methods=["GET", "POST"])
+@login_required("therapist")
+def edit(appointment_id):
+    row = _own_or_404(appointment_id)
+    form = EditForm()
+    if not form.is_submitted():
+        form.date.data, form.time.data = service.local_parts(row.starts_at, g.user.time_zone)
+        form.duration.data = row.duration_minutes
+    elif form.validate():
+        try:
+            moved = service.move(
+                row,
+                local_date=form.date.data,
+                local_time=form.time.data,
+                duration=form.duration.data,
+                scope=form.scope.data,
+                tz_name=g.user.time_zone,
+                now=utcnow(),
+            )
+        except service.ScheduleError as err:
+            db.session.rollback()
+            abort(422, _(str(err)))
+        db.session.commit()
+        flash(_("%(n)s appointment(s) moved.", n=len(moved)))
+        return redirect(url_for("appointments.index"))
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "appointments/edit.html", row=row, form=form, cancel=CancelForm()
+    ), status
+
+
+@bp.post("/appointments/<int:appointment_id>/cancel")
+@login_required("therapist")
+def cancel(appointment_id):
+    row = _own_or_404(appointment_id)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        abort(400, _("Choose which appointments to cancel."))
+    cancelled = service.cancel(row, scope=form.scope.data, now=utcnow())
+    db.session.commit()
+    flash(_("%(n)s appointment(s) cancelled.", n=len(cancelled)))
+    return redirect(url_for("appointments.index"))

@@ -1,0 +1,61 @@
+"""Read-side helpers for the client's home and history pages."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Appointment, CheckIn, User
+from . import windows
+
+LOOKAROUND = timedelta(days=4)
+
+
+def nearby_appointments(client: User, *, now: datetime) -> list[Appointment]:
+    """Appointments whose check-in windows could be open now, plus the next few ahead."""
+    rows = db.session.scalars(
+        select(Appointment)
+        .where(
+            Appointment.client_id == client.id,
+            Appointment.status == "scheduled",
+            Appointment.starts_at >= now - LOOKAROUND,
+        )
+        .order_by(Appointment.starts_at)
+        .limit(20)
+    )
+    return list(rows)
+
+
+def done_phases(client: User, appointments) -> set[tuple[int, str]]:
+    ids = [a.id for a in appointments]
+    if not ids:
+        return set()
+    rows = db.session.execute(
+        select(CheckIn.appointment_id, CheckIn.phase).where(
+            CheckIn.client_id == client.id, CheckIn.appointment_id.in_(ids)
+        )
+    )
+    return {(a, p) for a, p in rows}
+
+
+def home_state(client: User, *, now: datetime) -> dict:
+    """What the client's home shows: the next appointment and the check-in due now, if any."""
+    appointments = nearby_appointments(client, now=now)
+    due = windows.due_now(appointments, done_phases(client, appointments), now=now)
+    return {
+        "next": windows.next_appointment(appointments, now=now),
+        "due": due,
+        "due_closes": windows.window(*due).closes if due else None,
+    }
+
+
+def history(client: User, *, limit: int = 200) -> list[CheckIn]:
+    """The client's own check-ins, newest first."""
+    return list(
+        db.session.scalars(
+            select(CheckIn)
+            .where(CheckIn.client_id == client.id)
+            .order_by(CheckIn.created_at.desc(), CheckIn.id.desc())
+            .limit(limit)
+        )
+    )

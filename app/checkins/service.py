@@ -1,0 +1,218 @@
+"""Storing a check-in exactly once (issue 3 point 5): validation, idempotency and the transaction.
+
+`parse` turns an untrusted JSON body into clean values or raises `CheckInError` naming the field;
+`submit` stores it once per (client, idempotency key), even when replays race on PostgreSQL.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..dashboard import alerts
+from ..extensions import db
+from ..models import PHASES, VISIBILITIES, Appointment, CareLink, CheckIn, User
+from . import windows
+
+KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+COMMENT_MAX = 1000
+CLOCK_SKEW = timedelta(minutes=10)
+OLDEST = timedelta(days=60)
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class CheckInError(Exception):
+    """A refused check-in: an HTTP status, a message safe to show, and the field at fault."""
+
+    def __init__(self, status: int, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class CheckInData:
+    idempotency_key: str
+    appointment_id: int | None
+    phase: str
+    safe: int
+    heard: int
+    understood: int
+    comment: str
+    visibility: str
+    created_at: datetime
+
+    def body_hash(self) -> str:
+        """A fingerprint of the body, so a replay with different content is a 409, not a silent 200."""
+        fields = {**asdict(self), "created_at": self.created_at.isoformat()}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def _bad(field: str, message: str, status: int = 422):
+    raise CheckInError(status, message, field)
+
+
+def _score(body: dict, name: str) -> int:
+    value = body.get(name)
+    if type(value) is not int or not 0 <= value <= 10:
+        _bad(name, f"{name} must be a whole number from 0 to 10.")
+    return value
+
+
+def _text(value, field: str, limit: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        _bad(field, f"{field} must be text.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        _bad(field, f"{field} contains characters that cannot be stored.")
+    if CONTROL_RE.search(value):
+        _bad(field, f"{field} contains control characters.")
+    if len(value) > limit:
+        _bad(field, f"{field} must be at most {limit} characters.")
+    return value.strip()
+
+
+def _created_at(value, now: datetime) -> datetime:
+    if not isinstance(value, str) or len(value) > 40:
+        _bad("created_at", "created_at must be an ISO 8601 time with a zone.")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        _bad("created_at", "created_at must be an ISO 8601 time with a zone.")
+    if moment.tzinfo is None:
+        _bad("created_at", "created_at must include a time zone (for example Z).")
+    try:
+        moment = moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        _bad("created_at", "created_at is out of range.")
+    if moment > now + CLOCK_SKEW or moment < now - OLDEST:
+        _bad("created_at", "created_at is too far from the current time; check the phone's clock.")
+    return moment
+
+
+def parse(body, *, now: datetime) -> CheckInData:
+    """Validate an untrusted JSON body; raise CheckInError naming the first bad field."""
+    if not isinstance(body, dict):
+        raise CheckInError(400, "Expected a JSON object.", None)
+    key = body.get("idempotency_key")
+    if not isinstance(key, str) or not KEY_RE.match(key):
+        _bad("idempotency_key", "idempotency_key must be 8 to 64 letters, digits, - or _.")
+    appointment_id = body.get("appointment_id")
+    if appointment_id is not None and (
+        type(appointment_id) is not int or not 0 < appointment_id < 2**31
+    ):
+        _bad("appointment_id", "appointment_id must be a positive whole number or null.")
+    phase = body.get("phase")
+    if phase not in PHASES:
+        _bad("phase", "phase must be 'before' or 'after'.")
+    visibility = body.get("visibility", "named")
+    if visibility not in VISIBILITIES:
+        _bad("visibility", "visibility must be 'named' or 'anonymous'.")
+    return CheckInData(
+        idempotency_key=key,
+        appointment_id=appointment_id,
+        phase=phase,
+        safe=_score(body, "safe"),
+        heard=_score(body, "heard"),
+        understood=_score(body, "understood"),
+        comment=_text(body.get("comment"), "comment", COMMENT_MAX),
+        visibility=visibility,
+        created_at=_created_at(body.get("created_at"), now),
+    )
+
+
+def find(client: User, key: str) -> CheckIn | None:
+    return db.session.scalar(
+        select(CheckIn).where(CheckIn.client_id == client.id, CheckIn.idempotency_key == key)
+    )
+
+
+def _replay(existing: CheckIn, data: CheckInData) -> tuple[CheckIn, bool]:
+    if existing.body_hash != data.body_hash():
+        raise CheckInError(409, "This check-in was already sent with different answers.", None)
+    return existing, False
+
+
+def _therapist_for(client: User, data: CheckInData) -> tuple[int | None, Appointment | None]:
+    """The therapist who will see it, after checking the appointment is the client's and open."""
+    if data.appointment_id is None:
+        link = db.session.scalar(
+            select(CareLink)
+            .where(CareLink.client_id == client.id, CareLink.ended_at.is_(None))
+            .order_by(CareLink.started_at.desc())
+            .limit(1)
+        )
+        return (link.therapist_id if link else None), None
+    appointment = db.session.get(Appointment, data.appointment_id)
+    if appointment is None or appointment.client_id != client.id:
+        raise CheckInError(403, "That appointment is not yours.", "appointment_id")
+    if appointment.status != "scheduled":
+        raise CheckInError(422, "That appointment was cancelled.", "appointment_id")
+    reason = windows.accepts(appointment, data.phase, data.created_at)
+    if reason:
+        raise CheckInError(422, reason, "phase")
+    return appointment.therapist_id, appointment
+
+
+def submit(client: User, data: CheckInData, *, now: datetime) -> tuple[CheckIn, bool]:
+    """Store `data` once for `client`; return (check-in, created). The caller commits.
+
+    A replay of the same key returns the stored row; concurrent replays meet the unique constraint,
+    roll back to a savepoint and return the winner's row.
+    """
+    existing = find(client, data.idempotency_key)
+    if existing is not None:
+        return _replay(existing, data)
+    therapist_id, appointment = _therapist_for(client, data)
+    row = CheckIn(
+        client_id=client.id,
+        therapist_id=therapist_id,
+        appointment_id=appointment.id if appointment else None,
+        phase=data.phase,
+        safe=data.safe,
+        heard=data.heard,
+        understood=data.understood,
+        comment=data.comment,
+        visibility=data.visibility,
+        idempotency_key=data.idempotency_key,
+        body_hash=data.body_hash(),
+        created_at=data.created_at,
+        received_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+            db.session.flush()
+    except IntegrityError:
+        existing = find(client, data.idempotency_key)
+        if existing is not None:
+            return _replay(existing, data)
+        raise CheckInError(
+            409, f"A {data.phase}-session check-in for this appointment was already sent.", "phase"
+        ) from None
+    alerts.on_check_in(row, now=now)
+    return row, True
+
+
+def to_json(row: CheckIn) -> dict:
+    return {
+        "id": row.id,
+        "idempotency_key": row.idempotency_key,
+        "appointment_id": row.appointment_id,
+        "phase": row.phase,
+        "safe": row.safe,
+        "heard": row.heard,
+        "understood": row.understood,
+        "comment": row.comment,
+        "visibility": row.visibility,
+        "created_at": row.created_at.isoformat(),
+        "received_at": row.received_at.isoformat(),
+    }

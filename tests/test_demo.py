@@ -1,0 +1,50 @@
+"""The demo seed: realistic shape, exact target size, sign-in links that add a passkey to real users."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from app.demo import seed
+from app.extensions import db
+from app.models import Appointment, CareLink, CheckIn, Invite, Reminder, User
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def test_seed_makes_a_realistic_practice(ctx):
+    seeded = seed(therapists=2, clients=6, weeks=10, now=NOW)
+    db.session.commit()
+    assert db.session.scalar(select(func.count(User.id)).where(User.role == "client")) == 6
+    assert db.session.scalar(select(func.count(CareLink.id))) == 6
+    assert db.session.scalar(select(func.count(Appointment.id))) == 6 * 14
+    rows = list(db.session.scalars(select(CheckIn)))
+    assert len(rows) == seeded.check_ins and 0.75 * 120 < len(rows) <= 120
+    scores = [r.safe for r in rows]
+    assert sum(s >= 8 for s in scores) / len(scores) > 0.6 and min(scores) <= 6
+    assert {r.phase for r in rows} == {"before", "after"}
+    assert all(r.created_at < NOW for r in rows)
+    assert db.session.scalar(select(func.count(Reminder.id))) > 0  # coming appointments are wired
+    for r in rows[:20]:
+        appt = db.session.get(Appointment, r.appointment_id)
+        assert appt.client_id == r.client_id and appt.therapist_id == r.therapist_id
+
+
+def test_target_size_is_exact(ctx):
+    seeded = seed(therapists=1, clients=1, weeks=8, check_ins=500, now=NOW)
+    assert seeded.check_ins == 500
+    assert db.session.scalar(select(func.count(CheckIn.id))) == 500
+
+
+def test_cli_prints_one_time_links_for_three_roles(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["demo", "seed", "--therapists", "1", "--clients", "2", "--weeks", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    links = [line.split()[-1] for line in result.output.splitlines() if "/invite/" in line]
+    assert len(links) == 3 and all(
+        link.startswith("http://localhost:5000/invite/") for link in links
+    )
+    with app.app_context():
+        invites = list(db.session.scalars(select(Invite)))
+        assert len(invites) == 3 and all(i.user_id for i in invites)
