@@ -1,7 +1,9 @@
 """VAPID keys: from the environment, or made once into the instance folder (DESIGN 6)."""
 
 import base64
+import hashlib
 import os
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,8 +26,15 @@ def ensure_keys(instance_path: str) -> str:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+        tmp = f"{path}.{os.getpid()}"
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
             fh.write(pem)
+        try:  # atomic, and the first of several workers starting together wins
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     return path
 
 
@@ -47,3 +56,30 @@ def public_key_b64(key: ec.EllipticCurvePrivateKey) -> str:
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     return b64url(point)
+
+
+def key_id(public_b64: str) -> str:
+    """A short, stable id of the public key, stored with each subscription (SECURITY 34)."""
+    return b64url(hashlib.sha256(public_b64.encode()).digest())[:16]
+
+
+@dataclass(frozen=True)
+class VapidKeys:
+    private: ec.EllipticCurvePrivateKey
+    public_b64: str
+    key_id: str
+    subject: str
+
+
+def current(app) -> VapidKeys:
+    """The app's VAPID keys, loaded once per app (reading a PEM on every send would be waste)."""
+    cached = app.extensions.get("attune_vapid")
+    if cached is None:
+        private = load_private_key(app.config, app.instance_path)
+        public = public_key_b64(private)
+        subject = app.config.get("VAPID_SUBJECT") or ""
+        if not subject.startswith(("mailto:", "https://")):
+            raise ValueError("VAPID_SUBJECT must be a mailto: or https: URL (Apple refuses others)")
+        cached = VapidKeys(private, public, key_id(public), subject)
+        app.extensions["attune_vapid"] = cached
+    return cached

@@ -1,0 +1,94 @@
+"""Keys, VAPID claims, per-origin sessions and how push-service answers are classified."""
+
+import os
+import stat
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import PushSubscription, Reminder, utcnow
+from app.reminders import keys
+from app.reminders.dispatch import policy_from, run_once
+from app.reminders.sender import Push, Sender, retry_after
+from tests.support.push_receiver import PushReceiver
+
+from .helpers import appointment, device
+
+START = datetime(2026, 3, 10, 14, tzinfo=UTC)
+
+
+def test_keys_are_made_once_in_the_instance_folder(tmp_path):
+    first = keys.load_private_key({}, str(tmp_path))
+    path = tmp_path / keys.PRIVATE_FILE
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    again = keys.load_private_key({}, str(tmp_path))
+    assert keys.public_key_b64(first) == keys.public_key_b64(again)
+    assert os.listdir(tmp_path) == [keys.PRIVATE_FILE]
+
+
+def test_keys_from_the_environment_win(tmp_path):
+    from .conftest import VAPID_RAW
+
+    key = keys.load_private_key({"VAPID_PRIVATE_KEY": VAPID_RAW}, str(tmp_path))
+    assert keys.b64url(key.private_numbers().private_value.to_bytes(32, "big")) == VAPID_RAW
+    assert not (tmp_path / keys.PRIVATE_FILE).exists()
+
+
+def test_a_subject_apple_would_refuse_is_an_error(make_app):
+    app = make_app(VAPID_SUBJECT="admin@example.org")
+    with pytest.raises(ValueError, match="mailto"):
+        keys.current(app)
+
+
+def test_each_push_service_gets_its_own_aud_and_session(rapp, rctx, people, run_at):
+    _, therapist, client = people
+    appointment(client, therapist, START, now=START - timedelta(days=1))
+    with PushReceiver() as one, PushReceiver() as two:
+        a, b = one.new_subscription(), two.new_subscription()
+        device(client, a)
+        device(client, b)
+        sender = Sender(keys.current(rapp), timeout=2)
+        run_once(sender, now=START - timedelta(hours=1), policy=policy_from(rapp.config))
+        assert set(sender.sessions) == {one.origin, two.origin}
+        sender.close()
+        assert one.rejections == two.rejections == []  # each JWT's aud matched its own origin
+        assert a.messages[0].vapid_claims["aud"] == one.origin
+        assert b.messages[0].vapid_claims["aud"] == two.origin
+
+
+def test_refused_pushes_are_not_retried_blindly(rapp, rctx, people, run_at):
+    _, therapist, client = people
+    appointment(client, therapist, START, now=START - timedelta(days=1))
+    with PushReceiver() as rx:
+        sub = rx.new_subscription([403, 403, 403])
+        device(client, sub)
+        run_at(START - timedelta(hours=1))
+        run_at(START - timedelta(minutes=30))
+        assert [a.status for a in rx.attempts] == [403]
+    row = db.session.scalar(select(Reminder).where(Reminder.kind == "before"))
+    assert (row.status, row.last_error) == ("failed", "HTTP 403")
+    assert db.session.scalar(select(PushSubscription.failure_count)) == 1
+
+
+def test_timeout_comes_from_config(make_app, people):
+    from .conftest import VAPID_RAW
+
+    app = make_app(VAPID_PRIVATE_KEY=VAPID_RAW, PUSH_TIMEOUT_SECONDS=0.3)
+    with app.app_context(), PushReceiver() as rx:
+        sub = rx.new_subscription(["hang:5"])
+        sender = Sender(keys.current(app), timeout=app.config["PUSH_TIMEOUT_SECONDS"])
+        push = Push(sub.endpoint, sub.p256dh, sub.auth, "{}", 60, "abc", "normal")
+        started = utcnow()
+        outcome = sender.send(push)
+        assert outcome.kind == "retry" and outcome.reason == "timeout"
+        assert utcnow() - started < timedelta(seconds=2)
+
+
+def test_retry_after_reads_seconds_and_dates():
+    assert retry_after("120") == 120
+    assert retry_after(None) is None and retry_after("soon") is None
+    later = format_datetime(utcnow() + timedelta(seconds=90), usegmt=True)
+    assert 80 <= retry_after(later) <= 90
