@@ -80,6 +80,9 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(attune_cli)
     app.cli.add_command(demo_cli)
+    from .dashboard.cli import alerts_cli
+
+    app.cli.add_command(alerts_cli)
 
 
 def _instance_secret(instance_path: str) -> str:

@@ -43,7 +43,11 @@ def from_env(instance_path: str) -> dict:
         "SESSION_COOKIE_SECURE": secure,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "PERMANENT_SESSION_LIFETIME": timedelta(days=30),
+        # The server-side UserSession enforces idle and absolute limits per role; the cookie only has to
+        # outlive the longest (a client's). Not refreshed per request, so concurrent requests (the
+        # service worker precaching while a page loads) never overwrite each other's cookie.
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=180),
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": secure,
         "MAX_CONTENT_LENGTH": 64 * 1024,

@@ -3,6 +3,7 @@
 from functools import wraps
 
 from flask import Flask, abort, g, redirect, request, session, url_for
+from flask_wtf.csrf import generate_csrf
 
 from .models import utcnow
 
@@ -37,6 +38,7 @@ def sign_in(user, *, now) -> None:
     session.clear()
     session.permanent = True
     session["sid"] = token
+    generate_csrf()  # made now, so later pages never have to change the cookie
 
 
 def login_required(*roles: str):

@@ -1,0 +1,86 @@
+"""Server-rendered inline SVG charts: no chart library, no script, no `style=` (strict CSP).
+
+The SVG scales to its container through `viewBox`, so it reads on a 360 px phone; colours come from CSS
+classes in dashboard.css and each series also has its own dash pattern and marker shape, so colour is never
+the only cue. Every chart has `role="img"` and an `aria-label`; the page puts a table next to it.
+"""
+
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+W, H = 320, 180
+LEFT, RIGHT, TOP, BOTTOM = 30, 8, 10, 26
+
+
+@dataclass
+class Series:
+    name: str
+    css: str  # s1, s2, s3: colour, dash and marker in dashboard.css
+    values: list  # float | None per label
+
+
+def line_chart(
+    labels: list[str], series: list[Series], *, lo: float, hi: float, label: str
+) -> Markup:
+    """A line chart with one point per label; gaps where a value is None."""
+    n = max(len(labels), 1)
+    step = (W - LEFT - RIGHT) / max(n - 1, 1)
+
+    def x(i):
+        return LEFT + i * step
+
+    def y(v):
+        return TOP + (hi - v) / (hi - lo or 1) * (H - TOP - BOTTOM)
+
+    parts = [
+        f'<svg class="chart-svg" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(label)}" '
+        'xmlns="http://www.w3.org/2000/svg" focusable="false">'
+    ]
+    parts += _axes(labels, lo, hi, x, y)
+    for s in series:
+        parts += _series(s, x, y)
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _axes(labels, lo, hi, x, y) -> list[str]:
+    out = []
+    for v in (lo, (lo + hi) / 2, hi):
+        yy = y(v)
+        out.append(f'<line class="grid" x1="{LEFT}" x2="{W - RIGHT}" y1="{yy:.1f}" y2="{yy:.1f}"/>')
+        out.append(
+            f'<text class="tick" x="{LEFT - 4}" y="{yy + 3:.1f}" text-anchor="end">{v:g}</text>'
+        )
+    every = max(1, len(labels) // 4)
+    last = len(labels) - 1
+    for i, text in enumerate(labels):
+        if i % every == 0 or i == last:
+            anchor = "start" if i == 0 else "end" if i == last else "middle"
+            out.append(
+                f'<text class="tick" x="{x(i):.1f}" y="{H - 8}" text-anchor="{anchor}">{escape(text)}</text>'
+            )
+    return out
+
+
+def _series(s: Series, x, y) -> list[str]:
+    out = []
+    runs, run = [], []
+    for i, v in enumerate(s.values):
+        if v is None:
+            runs.append(run)
+            run = []
+        else:
+            run.append((x(i), y(v), v, i))
+    runs.append(run)
+    for r in runs:
+        if len(r) > 1:
+            points = " ".join(f"{px:.1f},{py:.1f}" for px, py, _v, _i in r)
+            out.append(f'<polyline class="line {s.css}" points="{points}" fill="none"/>')
+    for r in runs:
+        for px, py, v, _i in r:
+            out.append(
+                f'<circle class="pt {s.css}" cx="{px:.1f}" cy="{py:.1f}" r="3.5">'
+                f"<title>{escape(s.name)}: {v:g}</title></circle>"
+            )
+    return out

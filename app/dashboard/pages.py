@@ -1,0 +1,166 @@
+"""Read-side helpers that gather what each page shows; the views only authorise and render."""
+
+from datetime import datetime
+
+from flask_babel import format_date
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..models import Alert, Appointment, CareLink, CheckIn, User
+from . import alerts, anonymity, stats
+from .charts import Series, line_chart
+
+ITEM_SERIES = (("safe", "s1"), ("heard", "s2"), ("understood", "s3"))
+
+
+def my_client(therapist: User, client_id: int) -> User | None:
+    """The client when this therapist looks after (or looked after) them, else None."""
+    return db.session.scalar(
+        select(User)
+        .join(CareLink, CareLink.client_id == User.id)
+        .where(User.id == client_id, User.role == "client", CareLink.therapist_id == therapist.id)
+    )
+
+
+def item_chart(labels, rows, label) -> str:
+    names = {"safe": _("Safe"), "heard": _("Heard"), "understood": _("Understood")}
+    series = [Series(names[k], css, [getattr(r, k) for r in rows]) for k, css in ITEM_SERIES]
+    return line_chart(labels, series, lo=0, hi=10, label=label)
+
+
+def dashboard(user: User, *, now: datetime) -> dict:
+    weeks = stats.weekly(user.id, now=now, tz_name=user.time_zone)
+    labels = [format_date(w.start, "d MMM") for w in weeks]
+    months, quarters, shown = anonymity.practice_cells(user.practice, now=now)
+    anon = _anonymous_rows(user.id, months, quarters, shown)
+    shown_months = [c.index for c, s in shown.items() if c.scope == user.id and c.kind == "m"]
+    return {
+        "appointments": [
+            (r, stats.check_in_status(r, now=now))
+            for r in stats.this_week(user.id, now=now, tz_name=user.time_zone)
+        ],
+        "alerts": alerts.open_alerts(user.id, now=now),
+        "weeks": list(zip(labels, weeks, strict=True)),
+        "trend_chart": item_chart(labels, weeks, _("Weekly after-session means, last 12 weeks")),
+        "change_chart": line_chart(
+            labels,
+            [Series(_("Change"), "s1", [w.prepost for w in weeks])],
+            lo=-10,
+            hi=10,
+            label=_("Weekly mean change from before to after the session, total of 30"),
+        ),
+        "rate_chart": line_chart(
+            labels,
+            [Series(_("Response rate"), "s2", [w.response_rate for w in weeks])],
+            lo=0,
+            hi=100,
+            label=_("Weekly share of sessions with an after-session check-in, percent"),
+        ),
+        "anonymous": anon,
+        "comments": [
+            (format_date(months[m], "MMMM yyyy"), texts)
+            for m, texts in sorted(anonymity.comments(user.id, months, shown_months).items())
+        ],
+        "describe": alerts.describe,
+    }
+
+
+def _anonymous_rows(scope, months, quarters, shown):
+    """(label, Shown or None) for the months and quarters of one scope, newest first."""
+    rows = [
+        (format_date(m, "MMMM yyyy"), shown.get(anonymity.Cell(scope, "m", i)))
+        for i, m in enumerate(months)
+    ]
+    rows += [
+        (anonymity.quarter_label(months, q), shown.get(anonymity.Cell(scope, "q", i)))
+        for i, q in enumerate(quarters)
+    ]
+    return rows[::-1]
+
+
+def client_page(therapist: User, client: User, *, now: datetime) -> dict:
+    check_ins = db.session.scalars(
+        select(CheckIn)
+        .where(
+            CheckIn.client_id == client.id,
+            CheckIn.therapist_id == therapist.id,
+            CheckIn.visibility == "named",
+        )
+        .order_by(CheckIn.created_at.desc())
+        .options(selectinload(CheckIn.appointment))
+        .limit(500)
+    ).all()
+    afters = [c for c in check_ins if c.phase == "after"][:20][::-1]
+    labels = [format_date(c.created_at, "d MMM") for c in afters]
+    return {
+        "client": client,
+        "check_ins": check_ins,
+        "chart": item_chart(labels, afters, _("After-session ratings over time"))
+        if afters
+        else None,
+        "pairs": _pairs(check_ins),
+        "alerts": db.session.scalars(
+            select(Alert)
+            .where(Alert.client_id == client.id, Alert.therapist_id == therapist.id)
+            .order_by(Alert.created_at.desc())
+            .limit(100)
+        ).all(),
+        "next_appointments": db.session.scalars(
+            select(Appointment)
+            .where(
+                Appointment.client_id == client.id,
+                Appointment.therapist_id == therapist.id,
+                Appointment.status == "scheduled",
+                Appointment.starts_at >= now,
+            )
+            .order_by(Appointment.starts_at)
+            .limit(5)
+        ).all(),
+        "reminders": _reminder_status(client.id),
+        "describe": alerts.describe,
+    }
+
+
+def _pairs(check_ins):
+    """Before and after per appointment, newest first."""
+    by_appt = {}
+    for c in check_ins:
+        if c.appointment_id:
+            by_appt.setdefault(c.appointment_id, {})[c.phase] = c
+    return sorted(
+        by_appt.values(), key=lambda p: (p.get("after") or p["before"]).created_at, reverse=True
+    )[:20]
+
+
+def _reminder_status(user_id: int) -> dict | None:
+    try:
+        from ..reminders.status import reminder_status
+    except ImportError:
+        return None
+    return reminder_status(user_id)
+
+
+def admin_overview(practice, *, now: datetime) -> dict:
+    """Practice-wide aggregates over all after-check-ins, k-anonymous across therapists too."""
+    months, quarters, shown = anonymity.practice_cells(
+        practice, now=now, visibilities=("named", "anonymous")
+    )
+    therapists = db.session.scalars(
+        select(User)
+        .where(User.practice_id == practice.id, User.role == "therapist")
+        .order_by(User.display_name)
+    ).all()
+    periods = [(format_date(months[i], "MMM yyyy"), "m", i) for i in range(len(months))][-3:]
+    if quarters:
+        periods.append((anonymity.quarter_label(months, quarters[-1]), "q", len(quarters) - 1))
+    return {
+        "practice_rows": _anonymous_rows(None, months, quarters, shown),
+        "periods": [label for label, _kind, _i in periods],
+        "therapist_rows": [
+            (t, [shown.get(anonymity.Cell(t.id, kind, i)) for _label, kind, i in periods])
+            for t in therapists
+        ],
+        "k": practice.k_anonymity,
+    }

@@ -1,0 +1,144 @@
+"""Dashboard render time over many check-ins, on SQLite and PostgreSQL (not run in CI).
+
+    .venv/bin/python bench/dashboard.py                 # 100,000 check-ins, both databases
+    .venv/bin/python bench/dashboard.py --rows 1000000  # the full size of the acceptance criterion
+    .venv/bin/python bench/dashboard.py --db sqlite
+
+Seeds with `app.demo.seed` (by default one therapist per ~1,200 check-ins, about 25 clients each; pass
+`--therapists 1` for the worst case of one therapist holding every row), then times
+GET /dashboard, GET /admin and a bare `SELECT 1` route (/healthz) in the same process and prints medians and
+the ratio to the baseline: absolute times vary between machines, ratios measured in one run do not
+(perf-notes.md).
+"""
+
+import argparse
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import sqlalchemy as sa  # noqa: E402
+
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def make_app(url: str, instance: str):
+    import app.auth  # noqa: F401  (import order: auth before web_session)
+    from app import create_app
+
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "bench",
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "TESTING": True,
+        }
+    )
+
+
+def seed(app, rows: int, therapists: int):
+    from flask_migrate import upgrade
+
+    from app import demo
+    from app.auth import sessions
+    from app.extensions import db
+    from app.models import utcnow
+
+    with app.app_context():
+        upgrade(directory=os.path.join(ROOT, "migrations"))
+        started = time.perf_counter()
+        seeded = demo.seed(therapists=therapists, check_ins=rows)
+        db.session.commit()
+        print(f"  seeded {seeded.check_ins:,} check-ins in {time.perf_counter() - started:.1f} s")
+        tokens = {
+            "therapist": sessions.start(seeded.therapists[0], now=utcnow()),
+            "admin": sessions.start(seeded.admin, now=utcnow()),
+        }
+        db.session.commit()
+        return tokens
+
+
+def timed(client, path: str, repeat: int) -> tuple[float, float]:
+    """(first request with the anonymous-cell cache empty, median of the warm ones)."""
+    from app.dashboard import anonymity
+
+    anonymity._CACHE.clear()
+    started = time.perf_counter()
+    client.get(path)
+    cold = time.perf_counter() - started
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get(path)
+        samples.append(time.perf_counter() - started)
+        assert response.status_code == 200, (path, response.status_code)
+    return cold, statistics.median(samples)
+
+
+def run(label: str, url: str, rows: int, therapists: int, repeat: int) -> None:
+    print(f"{label}:")
+    with tempfile.TemporaryDirectory() as instance:
+        app = make_app(url, instance)
+        tokens = seed(app, rows, therapists)
+        results = {}
+        for role, path in (
+            ("therapist", "/dashboard"),
+            ("admin", "/admin"),
+            ("therapist", "/healthz"),
+        ):
+            client = app.test_client()
+            with client.session_transaction() as s:
+                s["sid"] = tokens[role]
+            results[path] = timed(client, path, repeat)
+        base = results["/healthz"][1]
+        for path, (cold, warm) in results.items():
+            print(
+                f"  GET {path:<12} median {warm * 1000:8.2f} ms  {warm / base:6.1f}x SELECT 1"
+                f"   (first request, cold caches: {cold * 1000:8.1f} ms)"
+            )
+        with app.app_context():
+            from app.extensions import db
+
+            db.engine.dispose()
+
+
+def postgres_schema(base: str):
+    schema = f"attune_bench_{secrets.token_hex(3)}"
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    return engine, schema, f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000, help="check-ins to seed")
+    parser.add_argument("--therapists", type=int, default=None, help="default: rows // 1200")
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args(argv)
+    args.therapists = args.therapists or max(1, args.rows // 1200)
+    if args.db in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory() as tmp:
+            url = "sqlite:///" + os.path.join(tmp, "bench.db")
+            run("SQLite", url, args.rows, args.therapists, args.repeat)
+    if args.db in ("postgres", "both"):
+        base = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT)
+        engine, schema, url = postgres_schema(base)
+        try:
+            run("PostgreSQL", url, args.rows, args.therapists, args.repeat)
+        finally:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,342 @@
+"""Dashboard, client page, exports and admin pages over HTTP: access, audit, privacy, query count."""
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import event, func, select
+
+from app.extensions import db
+from app.models import Alert, AppendOnlyError, AuditEvent, CheckIn, Practice, User, UserSession
+from tests import factories
+
+from .helpers import NOW, appointment, check_in, team, weekly_history
+
+
+@pytest.fixture
+def world(ctx):
+    """Two therapists of one practice, each with a client, a drop alert and an appointment."""
+    p, t1, t2, c1, c2, admin = team()
+    for t, c in ((t1, c1), (t2, c2)):
+        weekly_history(t and c, t, [(9, 9, 9), (9, 7, 9)], end=NOW - timedelta(days=1))
+        appointment(t, c, NOW + timedelta(days=1))
+    db.session.commit()
+    alerts = {a.therapist_id: a.id for a in db.session.scalars(select(Alert))}
+    return {"p": p, "t1": t1, "t2": t2, "c1": c1, "c2": c2, "admin": admin, "alerts": alerts}
+
+
+def routes(w):
+    """Every route of the dashboard, aimed at therapist 2's data (method, path)."""
+    return [
+        ("GET", "/dashboard"),
+        ("GET", f"/clients/{w['c2'].id}"),
+        ("POST", f"/alerts/{w['alerts'][w['t2'].id]}/talked"),
+        ("POST", "/export/check-ins.csv"),
+        ("POST", "/export/aggregates.csv"),
+        ("GET", "/admin"),
+        ("GET", "/admin/therapists"),
+        ("POST", f"/admin/users/{w['t2'].id}/deactivate"),
+        ("GET", "/admin/settings"),
+        ("POST", "/admin/settings"),
+        ("GET", "/admin/audit"),
+    ]
+
+
+def test_client_gets_403_on_every_route(world, client):
+    factories.sign_in(client, world["c1"])
+    for method, path in routes(world):
+        assert client.open(path, method=method).status_code == 403, path
+
+
+def test_signed_out_visitor_is_sent_to_sign_in(world, client):
+    for method, path in routes(world):
+        assert client.open(path, method=method).status_code in (302, 401, 400), path
+
+
+def test_therapist_cannot_reach_another_therapists_client_or_alert(world, client):
+    factories.sign_in(client, world["t1"])
+    assert client.get(f"/clients/{world['c2'].id}").status_code == 404
+    assert client.get(f"/clients/{world['t2'].id}").status_code == 404  # not a client
+    assert client.get("/clients/999999").status_code == 404
+    other_alert = world["alerts"][world["t2"].id]
+    assert client.post(f"/alerts/{other_alert}/talked").status_code == 404
+    assert db.session.get(Alert, other_alert).acknowledged_at is None
+    for method, path in routes(world)[5:]:
+        assert client.open(path, method=method).status_code == 403, path
+
+
+def test_therapist_exports_hold_only_their_own_clients(world, client):
+    factories.sign_in(client, world["t1"])
+    body = client.post("/export/check-ins.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert {r["client"] for r in rows} == {"Carla"} and len(rows) == 2
+
+
+def test_admin_of_another_practice_gets_404(world, client):
+    other = factories.practice(name="Other")
+    outsider = factories.user(other, "admin")
+    factories.sign_in(client, outsider)
+    assert client.post(f"/admin/users/{world['t2'].id}/deactivate").status_code == 404
+    assert db.session.get(User, world["t2"].id).active
+    page = client.get("/admin/therapists").get_data(as_text=True)
+    assert "Theo" not in page and "Tess" not in page
+
+
+def test_admin_cannot_open_client_pages(world, client):
+    factories.sign_in(client, world["admin"])
+    assert client.get(f"/clients/{world['c1'].id}").status_code == 403
+    assert client.get("/dashboard").status_code == 403
+
+
+def test_dashboard_shows_alert_in_words_and_charts(world, client):
+    factories.sign_in(client, world["t1"])
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "Carla" in page and "Cody" not in page
+    assert "felt less heard than last time (9 → 7)" in page
+    assert page.count('role="img"') == 3 and "<circle" in page and "style=" not in page
+    assert "<table" in page
+
+
+def test_client_page_is_audited_in_the_same_transaction(world, client):
+    factories.sign_in(client, world["t1"])
+    assert client.get(f"/clients/{world['c1'].id}").status_code == 200
+    event_row = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "view_client"))
+    assert (event_row.actor_id, event_row.target_id) == (world["t1"].id, world["c1"].id)
+
+
+@pytest.mark.parametrize(
+    "path,action",
+    [
+        ("/export/check-ins.csv", "export_check_ins"),
+        ("/export/aggregates.csv", "export_aggregates"),
+    ],
+)
+def test_exports_are_audited_csv_downloads(world, client, path, action):
+    factories.sign_in(client, world["t1"])
+    response = client.post(path)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert db.session.scalar(select(func.count()).where(AuditEvent.action == action)) == 1
+
+
+def test_exports_need_post(world, client):
+    factories.sign_in(client, world["t1"])
+    assert client.get("/export/check-ins.csv").status_code == 405
+    assert db.session.scalar(select(func.count(AuditEvent.id))) == 0
+
+
+def test_csv_neutralises_formulas(ctx):
+    _, t1, _, c1, *_ = team()
+    check_in(c1, t1, (9, 9, 9), at=NOW, comment='=HYPERLINK("x")')
+    from app.dashboard.exports import named_check_ins
+
+    assert "'=HYPERLINK" in named_check_ins(t1.id)
+
+
+def test_audit_rows_cannot_be_changed_or_deleted(ctx):
+    from app.audit import record
+
+    p, t1, *_ = team()
+    row = record(t1, "view_client", target_type="user", target_id=1)
+    db.session.commit()
+    row.detail = "changed"
+    with pytest.raises(AppendOnlyError):
+        db.session.commit()
+    db.session.rollback()
+    db.session.delete(db.session.get(AuditEvent, row.id))
+    with pytest.raises(AppendOnlyError):
+        db.session.commit()
+    db.session.rollback()
+    assert db.session.get(AuditEvent, row.id).detail == ""
+
+
+def test_talked_about_it_keeps_the_alert_with_its_date(world, client):
+    factories.sign_in(client, world["t1"])
+    alert_id = world["alerts"][world["t1"].id]
+    response = client.post(f"/alerts/{alert_id}/talked", data={"next": "//evil.example/"})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/clients/{world['c1'].id}")
+    alert = db.session.get(Alert, alert_id)
+    db.session.refresh(alert)
+    assert alert.acknowledged_at is not None and alert.acknowledged_by_id == world["t1"].id
+    assert "Nothing needs attention" in client.get("/dashboard").get_data(as_text=True)
+    assert "Talked about it ·" in client.get(f"/clients/{world['c1'].id}").get_data(as_text=True)
+
+
+def test_deactivate_revokes_sessions(world, client, app):
+    other = app.test_client()
+    factories.sign_in(other, world["t2"])
+    assert other.get("/dashboard").status_code == 200
+    factories.sign_in(client, world["admin"])
+    assert client.post(f"/admin/users/{world['t2'].id}/deactivate").status_code == 302
+    db.session.expire_all()
+    t2 = db.session.get(User, world["t2"].id)
+    assert not t2.active and t2.deactivated_at is not None
+    live = select(func.count()).where(
+        UserSession.user_id == t2.id, UserSession.revoked_at.is_(None)
+    )
+    assert db.session.scalar(live) == 0
+    assert other.get("/dashboard").status_code == 302  # signed out
+    assert (
+        db.session.scalar(select(func.count()).where(AuditEvent.action == "deactivate_user")) == 1
+    )
+
+
+def test_admin_cannot_deactivate_self_or_clients(world, client):
+    factories.sign_in(client, world["admin"])
+    assert client.post(f"/admin/users/{world['admin'].id}/deactivate").status_code == 400
+    assert client.post(f"/admin/users/{world['c1'].id}/deactivate").status_code == 404
+
+
+SETTINGS = {
+    "low_threshold": "5",
+    "drop_threshold": "3",
+    "mean_drop_threshold": "4",
+    "prepost_drop_threshold": "4",
+    "k_anonymity": "11",
+    "before_reminder_minutes": "90",
+    "after_reminder_minutes": "15",
+    "nudge_hours": "24",
+    "quiet_start": "22:30",
+    "quiet_end": "07:15",
+    "locale": "en",
+}
+
+
+def test_settings_save_and_validate(world, client):
+    factories.sign_in(client, world["admin"])
+    assert client.get("/admin/settings").status_code == 200
+    assert client.post("/admin/settings", data={**SETTINGS, "k_anonymity": "3"}).status_code == 400
+    assert (
+        client.post("/admin/settings", data={**SETTINGS, "quiet_end": "25:00"}).status_code == 400
+    )
+    db.session.expire_all()
+    assert db.session.get(Practice, world["p"].id).k_anonymity == 5
+    assert client.post("/admin/settings", data=SETTINGS).status_code == 302
+    db.session.expire_all()
+    p = db.session.get(Practice, world["p"].id)
+    assert (p.k_anonymity, p.low_threshold, p.quiet_start_minute, p.quiet_end_minute) == (
+        11,
+        5,
+        22 * 60 + 30,
+        7 * 60 + 15,
+    )
+
+
+def test_admin_pages_render(world, client):
+    factories.sign_in(client, world["admin"])
+    for path in ("/admin", "/admin/therapists", "/admin/audit"):
+        response = client.get(path)
+        assert response.status_code == 200 and "style=" not in response.get_data(as_text=True), path
+    assert "Tess" in client.get("/admin/therapists").get_data(as_text=True)
+
+
+def test_no_anonymous_check_in_on_client_page_alerts_or_named_csv(ctx, client):
+    _, t1, _, c1, *_ = team()
+    named = weekly_history(c1, t1, [(10, 10, 10)] * 3, end=NOW - timedelta(days=3))
+    secret = check_in(c1, t1, (0, 0, 0), at=NOW, visibility="anonymous", comment="ANON-SECRET")
+    db.session.commit()
+    assert db.session.scalar(select(Alert.id)) is None
+    factories.sign_in(client, t1)
+    page = client.get(f"/clients/{c1.id}").get_data(as_text=True)
+    assert "ANON-SECRET" not in page and f'data-check-in="{secret.id}"' not in page
+    assert page.count("data-check-in=") == len(named)
+    body = client.post("/export/check-ins.csv").get_data(as_text=True)
+    assert "ANON-SECRET" not in body and len(body.strip().splitlines()) == 1 + len(named)
+    assert "ANON-SECRET" not in client.get("/dashboard").get_data(as_text=True)
+
+
+def count_statements(app, fn):
+    seen = []
+
+    def before(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return seen
+
+
+MAX_DASHBOARD_STATEMENTS = 10
+
+
+def test_dashboard_render_issues_a_fixed_number_of_statements(world, client, app):
+    t1 = world["t1"]
+    for _ in range(6):  # more clients, alerts and appointments must not mean more queries
+        c = factories.user(world["p"], "client", therapist=t1)
+        weekly_history(c, t1, [(9, 9, 9), (4, 4, 4)], end=NOW - timedelta(days=2))
+        appointment(t1, c, NOW + timedelta(days=1))
+    db.session.commit()
+    factories.sign_in(client, t1)
+    client.get("/dashboard")
+    statements = count_statements(app, lambda: client.get("/dashboard"))
+    assert len(statements) <= MAX_DASHBOARD_STATEMENTS, "\n".join(statements)
+    assert not any(
+        "FROM check_in" in s
+        and "GROUP BY" not in s
+        and "comment" not in s
+        and "count(" not in s.lower()
+        for s in statements
+    )
+    assert db.session.scalar(select(func.count(CheckIn.id))) > 10
+
+
+def test_anonymous_totals_and_comments_only_for_k_clients_by_month(ctx, client):
+    from app.dashboard.anonymity import months_window
+
+    p, t1, t2, *_ = team()
+    month = months_window(NOW)[-1]
+    day = datetime(month.year, month.month, 10, 12, tzinfo=UTC)
+    people = [factories.user(p, "client", therapist=t1) for _ in range(5)]
+    for i, person in enumerate(people):
+        check_in(
+            person,
+            t1,
+            (8, 8, 8),
+            at=day + timedelta(days=i),
+            visibility="anonymous",
+            comment=f"note {i}",
+        )
+    few = [factories.user(p, "client", therapist=t2) for _ in range(4)]
+    for (
+        person
+    ) in few:  # therapist 2's month is under k: hidden; so is the practice month difference
+        check_in(person, t2, (2, 2, 2), at=day, visibility="anonymous", comment="HIDDEN")
+    db.session.commit()
+    factories.sign_in(client, t1)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "HIDDEN" not in page
+    # Therapist 1's month would differ from the practice month by 4 clients (< k): suppressed too.
+    assert "note 0" not in page and "8.0" not in page
+    factories.sign_in(client, t2)
+    assert "HIDDEN" not in client.get("/dashboard").get_data(as_text=True)
+
+
+def test_anonymous_comments_shown_by_month_when_group_is_k(ctx, client):
+    from app.dashboard.anonymity import months_window
+
+    p, t1, *_ = team()
+    month = months_window(NOW)[-1]
+    day = datetime(month.year, month.month, 10, 12, tzinfo=UTC)
+    for i in range(5):
+        person = factories.user(p, "client", therapist=t1)
+        check_in(
+            person,
+            t1,
+            (8, 8, 8),
+            at=day + timedelta(days=i),
+            visibility="anonymous",
+            comment=f"note {i}",
+        )
+    db.session.commit()
+    factories.sign_in(client, t1)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert all(f"note {i}" in page for i in range(5)) and "8.0" in page
+    assert month.strftime("%B %Y") in page
+    assert day.strftime("%-d %b") not in page.split("Anonymous check-ins")[1]
