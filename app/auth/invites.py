@@ -93,6 +93,24 @@ def redeem(invite: Invite, *, display_name: str, time_zone: str, now: datetime) 
     return user
 
 
+def may_reinvite(actor: User, person: User) -> bool:
+    """Therapists re-invite their own active clients; admins the staff of their practice."""
+    if person.practice_id != actor.practice_id or not person.active or person.id == actor.id:
+        return False
+    if actor.role == "admin":
+        return person.role in WHO_MAY_INVITE["admin"]
+    if actor.role == "therapist" and person.role == "client":
+        link = db.session.scalar(
+            select(CareLink.id).where(
+                CareLink.therapist_id == actor.id,
+                CareLink.client_id == person.id,
+                CareLink.ended_at.is_(None),
+            )
+        )
+        return link is not None
+    return False
+
+
 def pending_for(creator: User, *, now: datetime) -> list[Invite]:
     return list(
         db.session.scalars(

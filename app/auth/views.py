@@ -197,15 +197,41 @@ def invite_people():
             days=current_app.config["INVITE_DAYS"],
         )
         db.session.commit()
-        # Built from ORIGIN, not the Host header, so a forged Host cannot redirect the invitee.
-        link = current_app.config["ORIGIN"] + url_for("auth.invite_landing", token=token)
-        return render_template(
-            "auth/invite_created.html", invite=invite, link=link, qr=invites.qr_svg(link)
-        )
+        return _show_invite(invite, token)
     pending = invites.pending_for(g.user, now=utcnow())
     return render_template("auth/invites.html", form=form, pending=pending), (
         400 if form.is_submitted() else 200
     )
+
+
+def _show_invite(invite, token: str):
+    # Built from ORIGIN, not the Host header, so a forged Host cannot redirect the invitee.
+    link = current_app.config["ORIGIN"] + url_for("auth.invite_landing", token=token)
+    return render_template(
+        "auth/invite_created.html", invite=invite, link=link, qr=invites.qr_svg(link)
+    )
+
+
+@bp.post("/invites/for/<int:user_id>")
+@login_required("admin", "therapist")
+def reinvite(user_id):
+    """A one-time link that adds a passkey to an existing account (a client who lost their phone)."""
+    person = db.session.get(User, user_id)
+    if person is None or not invites.may_reinvite(g.user, person):
+        abort(404)
+    invite, token = invites.create(
+        practice=g.user.practice,
+        role=person.role,
+        now=utcnow(),
+        created_by=g.user,
+        therapist=g.user if person.role == "client" else None,
+        user=person,
+        display_name=person.display_name,
+        days=current_app.config["INVITE_DAYS"],
+    )
+    db.session.commit()
+    log.info("re-invite user=%s by=%s", person.id, g.user.id)
+    return _show_invite(invite, token)
 
 
 @bp.post("/invites/<int:invite_id>/revoke")
