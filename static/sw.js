@@ -40,19 +40,37 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (request.mode === "navigate") {
-    event.respondWith(navigate(request, url));
+    event.respondWith(navigate(event, url));
   } else if (SHELL.includes(url.pathname)) {
-    event.respondWith(caches.match(url.pathname).then((hit) => hit || fetch(request)));
+    event.respondWith(staleWhileRevalidate(event, url.pathname));
   }
 });
 
-// Network first; offline, a shell page comes from the cache (its query string carries the context),
-// anything else gets the offline page.
-async function navigate(request, url) {
+// Shell assets: answer from the cache at once, refresh it in the background so a new deploy
+// reaches the phone on the next open without a new service worker version.
+async function staleWhileRevalidate(event, path) {
+  const cache = await caches.open(VERSION);
+  const hit = await cache.match(path);
+  const refresh = fetch(path, { cache: "no-cache" }).then((res) => {
+    if (res.ok) cache.put(path, res.clone());
+    return res;
+  });
+  if (!hit) return refresh;
+  event.waitUntil(refresh.catch(() => null));
+  return hit;
+}
+
+// Network first. A shell page (no personal data) refreshes its cached copy; offline it comes from
+// the cache (its query string carries the context); anything else gets the offline page.
+async function navigate(event, url) {
+  const cache = await caches.open(VERSION);
   try {
-    return await fetch(request);
+    const response = await fetch(event.request);
+    if (SHELL_PAGES.has(url.pathname) && response.ok) {
+      event.waitUntil(cache.put(url.pathname, response.clone()));
+    }
+    return response;
   } catch (err) {
-    const cache = await caches.open(VERSION);
     if (SHELL_PAGES.has(url.pathname)) {
       const hit = await cache.match(url.pathname);
       if (hit) return hit;
