@@ -29,6 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    _warn_on_unsafe_production(app)
     register_extensions(app)
     register_blueprints(app)
     from . import errors, security, web_session
@@ -38,6 +39,15 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     register_commands(app)
     return app
+
+
+def _warn_on_unsafe_production(app: Flask) -> None:
+    """Rate limits in process memory do not hold across gunicorn workers (Flask-Limiter's own warning)."""
+    public = app.config["ORIGIN"].startswith("https://")
+    if public and app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        app.logger.warning(
+            "RATELIMIT_STORAGE_URI is memory://: set it to a Redis URL so limits are shared by workers"
+        )
 
 
 def register_extensions(app: Flask) -> None:

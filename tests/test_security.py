@@ -264,3 +264,40 @@ def test_logs_escape_cr_and_lf(boom_app, caplog):
     assert forged and all("\n" not in m and "\r" not in m for m in forged)
     assert "a\\r\\nfake log line\\nagain" in forged[0]
     assert "user said two\\nlines" in messages
+
+
+def test_public_deployment_with_in_memory_rate_limits_is_warned_about(make_app, caplog):
+    with caplog.at_level("WARNING"):
+        make_app(ORIGIN="https://attune.example", RATELIMIT_STORAGE_URI="memory://")
+    assert any("RATELIMIT_STORAGE_URI" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        make_app(ORIGIN="https://attune.example", RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379")
+    assert not any("RATELIMIT_STORAGE_URI" in r.getMessage() for r in caplog.records)
+
+
+def test_rate_limits_are_shared_by_workers_through_redis(make_app):
+    """Two app instances (two gunicorn workers) count against one limit when storage is Redis."""
+    import secrets as _secrets
+
+    import redis
+
+    from tests.conftest import need
+
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379", socket_timeout=2).ping()
+        up = True
+    except redis.RedisError:
+        up = False
+    need(up, "Redis on 127.0.0.1:6379")
+    config = {
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
+        "RATELIMIT_KEY_PREFIX": f"attune-test-{_secrets.token_hex(4)}",
+    }
+    workers = [make_app(**config).test_client(), make_app(**config).test_client()]
+    codes = [
+        workers[i % 2].post("/api/auth/signin/options", json={}).status_code for i in range(21)
+    ]
+    assert codes[:20] == [200] * 20
+    assert codes[20] == 429
