@@ -275,10 +275,18 @@ def demo_cli():
     type=click.IntRange(0, 1_000_000),
     help="Target number of check-ins (adds clients as needed).",
 )
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Seed only an empty database; otherwise print fresh sign-in links for the demo accounts.",
+)
 @with_appcontext
-def seed_command(therapists, clients, weeks, check_ins):
+def seed_command(therapists, clients, weeks, check_ins, if_empty):
     """Create a demo practice with months of check-ins and print one-time sign-in links."""
     now = utcnow()
+    if if_empty and db.session.scalar(select(func.count(User.id))):
+        _print_links(_existing(), now=now)
+        return
     expected = check_ins or int(clients * weeks * 2 * RESPONSE_RATE)
     with click.progressbar(length=expected, label="Check-ins") as bar:
         seeded = seed(
@@ -289,12 +297,34 @@ def seed_command(therapists, clients, weeks, check_ins):
             now=now,
             progress=bar.update,
         )
-    links = sign_in_links(seeded, now=now)
-    db.session.commit()
     click.echo(
         f"Demo practice: {len(seeded.therapists)} therapists, {seeded.extra['client_count']} clients, "
         f"{seeded.appointments} appointments, {seeded.check_ins} check-ins."
     )
+    _print_links(seeded, now=now)
+
+
+def _existing() -> Seeded:
+    """The first admin, therapist and client already in the database."""
+
+    def first(role):
+        return db.session.scalar(
+            select(User).where(User.role == role, User.active).order_by(User.id)
+        )
+
+    admin = first("admin")
+    therapist, client = first("therapist"), first("client")
+    return Seeded(
+        practice=admin.practice,
+        admin=admin,
+        therapists=[therapist] if therapist else [],
+        clients=[client] if client else [],
+    )
+
+
+def _print_links(seeded: Seeded, *, now) -> None:
+    links = sign_in_links(seeded, now=now)
+    db.session.commit()
     click.echo("One-time sign-in links (valid 24 hours; each adds a passkey to that demo account):")
     for role, url in links.items():
         click.echo(f"  {role:<10} {url}")

@@ -48,3 +48,21 @@ def test_cli_prints_one_time_links_for_three_roles(app):
     with app.app_context():
         invites = list(db.session.scalars(select(Invite)))
         assert len(invites) == 3 and all(i.user_id for i in invites)
+
+
+def test_if_empty_seeds_once_then_only_prints_fresh_links(app):
+    from app.models import CheckIn, Practice
+
+    runner = app.test_cli_runner()
+    args = ["demo", "seed", "--if-empty", "--therapists", "1", "--clients", "2", "--weeks", "3"]
+    first = runner.invoke(args=args)
+    assert first.exit_code == 0, first.output
+    with app.app_context():
+        check_ins = db.session.query(CheckIn).count()
+    second = runner.invoke(args=args)
+    assert second.exit_code == 0, second.output
+    assert "Demo practice:" not in second.output
+    assert len([line for line in second.output.splitlines() if "/invite/" in line]) == 3
+    with app.app_context():
+        assert db.session.query(Practice).count() == 1
+        assert db.session.query(CheckIn).count() == check_ins
