@@ -17,7 +17,7 @@ def export():
     """A JSON download of everything stored about the signed-in user; the export is audit-logged."""
     now = utcnow()
     data = service.export(g.user, now=now)
-    record(g.user, "export.self", target_type="user", target_id=g.user.id)
+    record(g.user, "export_own_data", target_type="user", target_id=g.user.id)
     db.session.commit()
     body = json.dumps(data, indent=2, ensure_ascii=False)
     filename = f"attune-export-{now:%Y-%m-%d}.json"
@@ -36,7 +36,7 @@ def delete_account():
         return render_template("privacy/confirm_delete.html")
     user_id = g.user.id
     service.erase(g.user)
-    record(None, "account.deleted", target_type="user", target_id=user_id)
+    record(None, "delete_account", target_type="user", target_id=user_id)
     db.session.commit()
     session.clear()
     response = redirect(url_for("core.index", deleted=1))

@@ -66,7 +66,11 @@ def parse(data, *, allow_http: bool) -> dict:
 
 
 def upsert(user, fields: dict, *, key_id: str, user_agent: str, now) -> PushSubscription:
-    """Store the device for `user`; a device that changed hands moves to whoever is signed in now."""
+    """Store the device for `user`; a device that changed hands moves to whoever is signed in now.
+
+    Moving needs the subscription's own auth secret: knowing an endpoint URL alone must not let
+    someone take over (and so silence) another person's reminders.
+    """
     replaces = fields.get("replaces")
     if replaces and replaces != fields["endpoint"]:
         db.session.execute(
@@ -85,6 +89,8 @@ def upsert(user, fields: dict, *, key_id: str, user_agent: str, now) -> PushSubs
         "user_agent": user_agent[:200],
         "updated_at": now,
     }
+    if row is not None and row.user_id != user.id and row.auth != fields["auth"]:
+        raise Invalid("this endpoint belongs to another device")
     if row is None:
         row = PushSubscription(endpoint=fields["endpoint"], created_at=now, **values)
         db.session.add(row)

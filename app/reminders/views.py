@@ -31,7 +31,12 @@ def subscribe():
     reported = (request.get_json(silent=True) or {}).get("key")
     key_id = keys.key_id(reported) if isinstance(reported, str) and reported else vapid.key_id
     agent = request.user_agent.string or ""
-    if not subscriptions.save(g.user, fields, key_id=key_id, user_agent=agent, now=utcnow()):
+    try:
+        saved = subscriptions.save(g.user, fields, key_id=key_id, user_agent=agent, now=utcnow())
+    except subscriptions.Invalid as err:
+        db.session.rollback()
+        return error_response(409, _("That push subscription is not valid: %(why)s", why=str(err)))
+    if not saved:
         return error_response(409, _("That device is being saved already; try again."))
     return jsonify(ok=True, stale=key_id != vapid.key_id), 201
 

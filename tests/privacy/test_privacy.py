@@ -59,7 +59,7 @@ def test_export_has_all_my_data_and_none_of_theirs(two, client):
     assert len(data["passkeys"]) == 1 and len(data["push_subscriptions"]) == 1
     assert len(data["appointments"]) == 1 and data["sessions"]
     assert "Bob" not in text and "public_key" not in text and "token_hash" not in text
-    audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export.self"))
+    audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export_own_data"))
     assert audit.actor_id == alice.id and audit.target_id == alice.id
 
 
@@ -92,7 +92,7 @@ def test_delete_needs_two_steps_then_erases_everything_and_signs_out(two, client
         == 1
     )
     assert client.get("/home").status_code == 302
-    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "account.deleted"))
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "delete_account"))
 
 
 def test_therapists_cannot_delete_through_this_route(two, client):

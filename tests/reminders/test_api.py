@@ -61,6 +61,23 @@ def test_a_device_changing_hands_moves_to_the_new_user(rapp, web, receiver, peop
     assert db.session.scalar(select(PushSubscription.user_id)) == other.id
 
 
+def test_knowing_an_endpoint_without_its_secret_cannot_take_a_device_over(
+    rapp, web, receiver, people
+):
+    sub = receiver.new_subscription()
+    web.post(API, json=sub.as_dict())
+    thief = factories.user(people[0], "client", therapist=people[1])
+    db.session.commit()
+    second = rapp.test_client()
+    factories.sign_in(second, thief)
+    forged = {**sub.as_dict(), "keys": receiver.new_subscription().as_dict()["keys"]}
+    response = second.post(API, json=forged)
+    assert response.status_code == 409 and "error" in response.get_json()
+    assert count() == 1
+    row = db.session.scalar(select(PushSubscription))
+    assert row.user_id == people[2].id and row.auth == sub.auth
+
+
 def test_subscription_made_with_an_old_key_is_flagged_stale(web, receiver):
     body = {**receiver.new_subscription().as_dict(), "key": "B" + "A" * 86}
     response = web.post(API, json=body)
