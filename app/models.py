@@ -274,6 +274,52 @@ class CheckIn(db.Model):
         return self.safe + self.heard + self.understood
 
 
+class AggregateSnapshot(db.Model):
+    """A practice's published anonymous cells (DESIGN 4), rebuilt by `flask alerts scan` so renders read
+    them instead of re-running the practice-wide suppression pass. Valid only for its window and k, and
+    while every contributing client still exists (their AggregateClient rows go with the account)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id", ondelete="CASCADE"))
+    audience: Mapped[str] = mapped_column(String(12))  # "anonymous" or "all"
+    last_month: Mapped[datetime] = mapped_column(UTCDateTime)
+    k: Mapped[int] = mapped_column(Integer)
+    clients: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("practice_id", "audience"),)
+
+
+class AggregateCell(db.Model):
+    """One shown cell of a snapshot; the means are stored in tenths (they are shown to one decimal)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(
+        ForeignKey("aggregate_snapshot.id", ondelete="CASCADE")
+    )
+    therapist_id: Mapped[int | None] = mapped_column(Integer)  # None: the whole practice
+    kind: Mapped[str] = mapped_column(String(1))  # "m" or "q"
+    period: Mapped[int] = mapped_column(Integer)
+    clients: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer)
+    safe: Mapped[int] = mapped_column(Integer)
+    heard: Mapped[int] = mapped_column(Integer)
+    understood: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_aggregate_cell_scope", "snapshot_id", "therapist_id"),)
+
+
+class AggregateClient(db.Model):
+    """A client counted in a snapshot; erasing the account deletes the row, invalidating the snapshot."""
+
+    snapshot_id: Mapped[int] = mapped_column(
+        ForeignKey("aggregate_snapshot.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class Alert(db.Model):
     """A 'needs attention' signal for one named after-check-in (or a missing one)."""
 

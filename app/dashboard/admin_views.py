@@ -7,7 +7,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import AuditEvent, User, utcnow
 from ..web_session import login_required
-from . import admin, bp, pages
+from . import admin, anonymity, bp, pages
 from .forms import SettingsForm, initial
 
 AUDIT_PAGE = 100
@@ -51,8 +51,11 @@ def settings():
         languages=current_app.config["LANGUAGES"],
     )
     if form.validate_on_submit():
-        admin.update_settings(practice, form.values(), by=g.user)
+        changed = admin.update_settings(practice, form.values(), by=g.user)
         db.session.commit()
+        if "k_anonymity" in changed:  # the stored cells were published under the old k
+            anonymity.refresh(practice, now=utcnow())
+            db.session.commit()
         flash(_("Practice settings saved."))
         return redirect(url_for("dashboard.settings"))
     status = 400 if form.is_submitted() else 200

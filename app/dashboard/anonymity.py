@@ -5,11 +5,11 @@ month or quarter (UTC, so every viewer sees the same boundaries), and only compl
 changes while someone watches it grow. Which cells may be shown is decided in `suppression.py`.
 
 The database returns one row per (therapist, month, client) with counts and sums: aggregates over the
-covering index, never check-ins.
+covering index, never check-ins. That pass is practice-wide (seconds at 1M check-ins), so `refresh`, run by
+`flask alerts scan`, stores its result (`snapshots.py`) and renders read that; nothing is kept in memory.
 """
 
 import random
-import time
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
@@ -17,10 +17,20 @@ from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..models import CheckIn, User
+from . import snapshots
 from .stats import bucket
 from .suppression import Atom, Cell, Shown, publish
 
-__all__ = ["Atom", "Cell", "Shown", "publish", "practice_cells", "comments", "months_window"]
+__all__ = [
+    "Atom",
+    "Cell",
+    "Shown",
+    "publish",
+    "practice_cells",
+    "refresh",
+    "comments",
+    "months_window",
+]
 
 MONTHS = 12
 # A month is closed a week after it ends, so late offline check-ins land before anyone sees it.
@@ -87,33 +97,52 @@ def atoms(practice_id: int, months: list[date], *, visibilities=("anonymous",)) 
     ]
 
 
-_CACHE: dict = {}
-CACHE_SECONDS = 300
+def practice_cells(
+    practice_id: int,
+    *,
+    now: datetime,
+    visibilities=("anonymous",),
+    therapist_id: int | None = None,
+    periods: list[tuple[str, int]] | None = None,
+):
+    """(months, quarters, shown cells) for a practice: the practice's own cells, plus one therapist's
+    (`therapist_id`) or every therapist's cells of some `periods` ((kind, index) pairs); all when neither.
 
-
-def practice_cells(practice, *, now: datetime, visibilities=("anonymous",)):
-    """(months, quarters, shown cells) for a practice.
-
-    Settled months hardly change, and the suppression pass is practice-wide, so the result is kept
-    in-process for a few minutes (keyed by practice, k and window): a late check-in or an erased
-    account reaches the totals within CACHE_SECONDS.
+    Read from the snapshot that `flask alerts scan` keeps (one indexed statement); when there is none for
+    this window and k, or a counted client has been erased since, computed live (correct, but it reads
+    every after-check-in of the window, so slow for big practices until the next scan).
     """
     months = months_window(now)
     quarters = quarters_of(months)
-    key = (practice.id, practice.created_at, practice.k_anonymity, months[-1], tuple(visibilities))
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] > time.monotonic():
-        return months, quarters, hit[1]
-    shown = publish(
-        atoms(practice.id, months, visibilities=visibilities),
-        k=practice.k_anonymity,
-        month_count=len(months),
-        quarters=quarters,
-    )
-    if len(_CACHE) > 1000:
-        _CACHE.clear()
-    _CACHE[key] = (time.monotonic() + CACHE_SECONDS, shown)
+    wanted = snapshots.wanted(therapist_id, periods)
+    k, shown = snapshots.load(practice_id, visibilities, months, wanted)
+    if shown is None:
+        shown = _live(practice_id, k, months, quarters, visibilities)[0]
     return months, quarters, shown
+
+
+def _live(practice_id, k, months, quarters, visibilities) -> tuple[dict[Cell, Shown], set[int]]:
+    """The suppression pass over the database's atoms, and the clients they count."""
+    found = atoms(practice_id, months, visibilities=visibilities)
+    shown = publish(found, k=k, month_count=len(months), quarters=quarters)
+    return shown, {a.client_id for a in found}
+
+
+AUDIENCES = (("anonymous",), ("named", "anonymous"))
+
+
+def refresh(practice, *, now: datetime) -> None:
+    """Rebuild the practice's snapshots for the current window (the caller commits).
+
+    Every read comes before the first write, so SQLite's write lock is held only for the inserts."""
+    months = months_window(now)
+    quarters = quarters_of(months)
+    built = [
+        (visibilities, *_live(practice.id, practice.k_anonymity, months, quarters, visibilities))
+        for visibilities in AUDIENCES
+    ]
+    for visibilities, shown, clients in built:
+        snapshots.store(practice, visibilities, months, shown, clients, now=now)
 
 
 def comments(

@@ -33,7 +33,9 @@ def item_chart(labels, rows, label) -> str:
 def dashboard(user: User, *, now: datetime) -> dict:
     weeks = stats.weekly(user.id, now=now, tz_name=user.time_zone)
     labels = [format_date(w.start, "d MMM") for w in weeks]
-    months, quarters, shown = anonymity.practice_cells(user.practice, now=now)
+    months, quarters, shown = anonymity.practice_cells(
+        user.practice_id, now=now, therapist_id=user.id
+    )
     anon = _anonymous_rows(user.id, months, quarters, shown)
     shown_months = [c.index for c, s in shown.items() if c.scope == user.id and c.kind == "m"]
     return {
@@ -144,17 +146,22 @@ def _reminder_status(user_id: int) -> dict | None:
 
 def admin_overview(practice, *, now: datetime) -> dict:
     """Practice-wide aggregates over all after-check-ins, k-anonymous across therapists too."""
-    months, quarters, shown = anonymity.practice_cells(
-        practice, now=now, visibilities=("named", "anonymous")
-    )
-    therapists = db.session.scalars(
-        select(User)
-        .where(User.practice_id == practice.id, User.role == "therapist")
-        .order_by(User.display_name)
-    ).all()
+    months = anonymity.months_window(now)
+    quarters = anonymity.quarters_of(months)
     periods = [(format_date(months[i], "MMM yyyy"), "m", i) for i in range(len(months))][-3:]
     if quarters:
         periods.append((anonymity.quarter_label(months, quarters[-1]), "q", len(quarters) - 1))
+    months, quarters, shown = anonymity.practice_cells(
+        practice.id,
+        now=now,
+        visibilities=("named", "anonymous"),
+        periods=[(kind, i) for _label, kind, i in periods],
+    )
+    therapists = db.session.execute(
+        select(User.id, User.display_name)
+        .where(User.practice_id == practice.id, User.role == "therapist")
+        .order_by(User.display_name)
+    ).all()
     return {
         "practice_rows": _anonymous_rows(None, months, quarters, shown),
         "periods": [label for label, _kind, _i in periods],

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 21:47:56.510299
+Create Date: 2026-11-21 23:06:20.334110
 
 """
 
@@ -40,6 +40,26 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_practice")),
     )
     op.create_table(
+        "aggregate_snapshot",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("practice_id", sa.Integer(), nullable=False),
+        sa.Column("audience", sa.String(length=12), nullable=False),
+        sa.Column("last_month", sa.DateTime(), nullable=False),
+        sa.Column("k", sa.Integer(), nullable=False),
+        sa.Column("clients", sa.Integer(), nullable=False),
+        sa.Column("computed_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["practice_id"],
+            ["practice.id"],
+            name=op.f("fk_aggregate_snapshot_practice_id_practice"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_aggregate_snapshot")),
+        sa.UniqueConstraint(
+            "practice_id", "audience", name=op.f("uq_aggregate_snapshot_practice_id")
+        ),
+    )
+    op.create_table(
         "user",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("practice_id", sa.Integer(), nullable=False),
@@ -65,6 +85,54 @@ def upgrade():
     )
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_practice_id"), ["practice_id"], unique=False)
+
+    op.create_table(
+        "aggregate_cell",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("snapshot_id", sa.Integer(), nullable=False),
+        sa.Column("therapist_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=1), nullable=False),
+        sa.Column("period", sa.Integer(), nullable=False),
+        sa.Column("clients", sa.Integer(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.Column("safe", sa.Integer(), nullable=False),
+        sa.Column("heard", sa.Integer(), nullable=False),
+        sa.Column("understood", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["snapshot_id"],
+            ["aggregate_snapshot.id"],
+            name=op.f("fk_aggregate_cell_snapshot_id_aggregate_snapshot"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_aggregate_cell")),
+    )
+    with op.batch_alter_table("aggregate_cell", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_aggregate_cell_scope", ["snapshot_id", "therapist_id"], unique=False
+        )
+
+    op.create_table(
+        "aggregate_client",
+        sa.Column("snapshot_id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"],
+            ["user.id"],
+            name=op.f("fk_aggregate_client_client_id_user"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["snapshot_id"],
+            ["aggregate_snapshot.id"],
+            name=op.f("fk_aggregate_client_snapshot_id_aggregate_snapshot"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("snapshot_id", "client_id", name=op.f("pk_aggregate_client")),
+    )
+    with op.batch_alter_table("aggregate_client", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_aggregate_client_client_id"), ["client_id"], unique=False
+        )
 
     op.create_table(
         "appointment",
@@ -490,9 +558,18 @@ def downgrade():
         batch_op.drop_index("ix_appointment_client_starts")
 
     op.drop_table("appointment")
+    with op.batch_alter_table("aggregate_client", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_aggregate_client_client_id"))
+
+    op.drop_table("aggregate_client")
+    with op.batch_alter_table("aggregate_cell", schema=None) as batch_op:
+        batch_op.drop_index("ix_aggregate_cell_scope")
+
+    op.drop_table("aggregate_cell")
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_practice_id"))
 
     op.drop_table("user")
+    op.drop_table("aggregate_snapshot")
     op.drop_table("practice")
     # ### end Alembic commands ###

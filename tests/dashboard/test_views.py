@@ -222,6 +222,11 @@ def test_settings_save_and_validate(world, client):
         22 * 60 + 30,
         7 * 60 + 15,
     )
+    # A new k rebuilds the stored anonymous cells at once (the old ones were published under k=5).
+    from app.dashboard import anonymity, snapshots
+
+    months = anonymity.months_window(datetime.now(UTC))
+    assert snapshots.load(p.id, ("named", "anonymous"), months) == (11, {})
 
 
 def test_admin_pages_render(world, client):
@@ -340,3 +345,16 @@ def test_anonymous_comments_shown_by_month_when_group_is_k(ctx, client):
     assert all(f"note {i}" in page for i in range(5)) and "8.0" in page
     assert month.strftime("%B %Y") in page
     assert day.strftime("%-d %b") not in page.split("Anonymous check-ins")[1]
+
+
+def test_dashboard_with_a_snapshot_reads_no_per_client_atoms(world, client, app):
+    from app.dashboard import anonymity
+
+    anonymity.refresh(world["p"], now=NOW)
+    db.session.commit()
+    factories.sign_in(client, world["t1"])
+    client.get("/dashboard")
+    statements = count_statements(app, lambda: client.get("/dashboard"))
+    assert len(statements) <= MAX_DASHBOARD_STATEMENTS, "\n".join(statements)
+    assert any("aggregate_cell" in s for s in statements)
+    assert not any("GROUP BY check_in.therapist_id" in s for s in statements)
