@@ -7,7 +7,7 @@ suppresses a per-client alert (DESIGN 4), so an alert can never reveal one.
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, or_, select, update
 
 from ..extensions import db
 from ..models import Alert, Appointment, CheckIn, User
@@ -146,10 +146,32 @@ def _missing_finding(appt: Appointment) -> rules.Finding | None:
 
 
 def acknowledge(alert: Alert, *, user: User, now: datetime) -> None:
-    """Mark an alert 'talked about it'; the alert is kept, with the date and who marked it."""
-    if alert.acknowledged_at is None:
-        alert.acknowledged_at = now
-        alert.acknowledged_by_id = user.id
+    """Mark an alert 'talked about it', with the other rules the same session raised: the therapist
+    talks about the session, not about one rule. Alerts are kept, with the date and who marked it."""
+    same_session = (
+        Alert.check_in_id == alert.check_in_id
+        if alert.check_in_id is not None
+        else and_(Alert.check_in_id.is_(None), Alert.appointment_id == alert.appointment_id)
+    )
+    db.session.execute(
+        update(Alert)
+        .where(
+            Alert.therapist_id == alert.therapist_id,
+            Alert.acknowledged_at.is_(None),
+            or_(Alert.id == alert.id, same_session),
+        )
+        .values(acknowledged_at=now, acknowledged_by_id=user.id)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def grouped(rows) -> list[tuple]:
+    """Open-alert rows (alert, name, next_at) folded to one entry per session, newest first."""
+    groups: dict = {}
+    for alert, name, next_at in rows:
+        key = ("c", alert.check_in_id) if alert.check_in_id else ("a", alert.appointment_id)
+        groups.setdefault(key, (alert, name, next_at, []))[3].append(alert)
+    return list(groups.values())
 
 
 def open_alerts(therapist_id: int, *, now: datetime, limit: int = 50):

@@ -43,7 +43,7 @@ def dashboard(user: User, *, now: datetime) -> dict:
             (r, stats.check_in_status(r, now=now))
             for r in stats.this_week(user.id, now=now, tz_name=user.time_zone)
         ],
-        "alerts": alerts.open_alerts(user.id, now=now),
+        "alerts": alerts.grouped(alerts.open_alerts(user.id, now=now)),
         "weeks": list(zip(labels, weeks, strict=True)),
         "trend_chart": item_chart(labels, weeks, _("Weekly after-session means, last 12 weeks")),
         "change_chart": line_chart(

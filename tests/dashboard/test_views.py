@@ -358,3 +358,25 @@ def test_dashboard_with_a_snapshot_reads_no_per_client_atoms(world, client, app)
     assert len(statements) <= MAX_DASHBOARD_STATEMENTS, "\n".join(statements)
     assert any("aggregate_cell" in s for s in statements)
     assert not any("GROUP BY check_in.therapist_id" in s for s in statements)
+
+
+def test_rules_from_one_session_show_as_one_entry_and_are_talked_about_together(ctx, client):
+    from tests.dashboard import helpers
+
+    _, t1, _, c1, _, _ = helpers.team()
+    start = helpers.NOW - timedelta(days=1)
+    appt = helpers.appointment(t1, c1, start)
+    helpers.check_in(c1, t1, (9, 9, 9), at=start - timedelta(hours=1), phase="before", appt=appt)
+    helpers.check_in(c1, t1, (5, 9, 4), at=start + timedelta(hours=1), appt=appt)
+    db.session.commit()
+    rules = db.session.scalars(select(Alert).where(Alert.client_id == c1.id)).all()
+    assert len(rules) >= 2  # low item and worse than before, at least
+
+    factories.sign_in(client, t1)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert page.count('class="list-row alert"') == 1
+    assert page.count('class="why"') == len(rules)
+    assert client.post(f"/alerts/{rules[0].id}/talked").status_code == 302
+    db.session.expire_all()
+    assert all(a.acknowledged_at is not None for a in db.session.scalars(select(Alert)))
+    assert "Nothing needs attention" in client.get("/dashboard").get_data(as_text=True)
