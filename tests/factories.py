@@ -5,7 +5,7 @@ from datetime import datetime
 
 from app.auth import sessions
 from app.extensions import db
-from app.models import CareLink, Credential, Practice, User, utcnow
+from app.models import Appointment, CareLink, Credential, Practice, User, utcnow
 
 
 def practice(**kw) -> Practice:
@@ -36,6 +36,20 @@ def credential(owner: User, **kw) -> Credential:
         credential_id=kw.pop("credential_id", secrets.token_bytes(16)),
         public_key=kw.pop("public_key", b"test-key"),
         nickname=kw.pop("nickname", "Test phone"),
+        **kw,
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def appointment(therapist: User, client: User, starts_at: datetime, minutes: int = 50, **kw):
+    """An appointment row written directly (no reminder outbox: tests of the outbox use the service)."""
+    row = Appointment(
+        therapist_id=therapist.id,
+        client_id=client.id,
+        starts_at=starts_at,
+        duration_minutes=minutes,
         **kw,
     )
     db.session.add(row)

@@ -44,20 +44,10 @@ def _minutes(t) -> int:
 def initial(practice) -> dict:
     from datetime import time
 
-    data = {
-        name: getattr(practice, name)
-        for name in (
-            "low_threshold",
-            "drop_threshold",
-            "mean_drop_threshold",
-            "prepost_drop_threshold",
-            "k_anonymity",
-            "before_reminder_minutes",
-            "after_reminder_minutes",
-            "nudge_hours",
-            "locale",
-        )
-    }
+    from .admin import SETTINGS
+
+    minutes = ("quiet_start_minute", "quiet_end_minute")
+    data = {name: getattr(practice, name) for name in SETTINGS if name not in minutes}
     data["quiet_start"] = time(*divmod(practice.quiet_start_minute, 60))
     data["quiet_end"] = time(*divmod(practice.quiet_end_minute, 60))
     return data

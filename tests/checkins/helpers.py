@@ -1,9 +1,8 @@
 """Builders shared by the check-in tests."""
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from app.models import Appointment
 from tests import factories
 
 
@@ -14,19 +13,7 @@ def people(practice=None):
     return practice, therapist, client
 
 
-def appointment(therapist, client, starts_at: datetime, minutes: int = 50, **kw) -> Appointment:
-    from app.extensions import db
-
-    row = Appointment(
-        therapist_id=therapist.id,
-        client_id=client.id,
-        starts_at=starts_at,
-        duration_minutes=minutes,
-        **kw,
-    )
-    db.session.add(row)
-    db.session.flush()
-    return row
+appointment = factories.appointment
 
 
 def body(**overrides) -> dict:

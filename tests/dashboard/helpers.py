@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.dashboard import alerts
 from app.extensions import db
-from app.models import Appointment, CheckIn
+from app.models import CheckIn
 from tests import factories
 
 # Views read the real clock, so test data sits around it (whole hours keep arithmetic readable).
@@ -23,16 +23,7 @@ def team(**practice_kw):
     return p, t1, t2, c1, c2, admin
 
 
-def appointment(therapist, client, starts_at, minutes=50) -> Appointment:
-    row = Appointment(
-        therapist_id=therapist.id,
-        client_id=client.id,
-        starts_at=starts_at,
-        duration_minutes=minutes,
-    )
-    db.session.add(row)
-    db.session.flush()
-    return row
+appointment = factories.appointment
 
 
 def check_in(
