@@ -27,6 +27,8 @@ for (const name of ITEMS) {
   const input = document.getElementById(name);
   // Any deliberate interaction counts, even a tap exactly on the middle (no input event then).
   for (const type of ["input", "change", "pointerup"]) input.addEventListener(type, () => touch(input));
+  // Rendered disabled, so no touch can land before these listeners exist (the module may be slow).
+  input.disabled = false;
   input.addEventListener("keydown", (e) => {
     if (["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown"].includes(e.key)) {
       setTimeout(() => touch(input), 0);
