@@ -206,21 +206,19 @@ class Server:
         self.proc = None
 
 
-def postgres_schema(base: str):
-    """A fresh schema on `base`: (engine, schema, url that uses it). Drop it with `drop_schema`."""
+@contextlib.contextmanager
+def postgres_schema(base: str, prefix: str = "attune_tmp"):
+    """A fresh PostgreSQL schema on `base`, dropped afterwards; yields (url that uses it, schema)."""
     import sqlalchemy as sa
 
-    schema = f"attune_dur_{os.getpid()}_{secrets.token_hex(3)}"
+    schema = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     engine = sa.create_engine(base)
     with engine.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in base else "?"
-    return engine, schema, f"{base}{sep}options=-csearch_path%3D{schema}"
-
-
-def drop_schema(engine, schema: str) -> None:
-    import sqlalchemy as sa
-
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}", schema
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()

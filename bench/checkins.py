@@ -147,11 +147,8 @@ def main(argv=None) -> None:
             run("SQLite (WAL, synchronous=FULL)", url, args.requests, args.threads)
     if args.db in ("postgres", "both"):
         base = os.environ.get("TEST_DATABASE_URL", live.PG_DEFAULT)
-        engine, schema, url = live.postgres_schema(base)
-        try:
+        with live.postgres_schema(base, "attune_bench") as (url, _schema):
             run("PostgreSQL", url, args.requests, args.threads)
-        finally:
-            live.drop_schema(engine, schema)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ snapshot rebuild that `flask alerts scan` runs, then, in a new app, GET /dashboa
 
 import argparse
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -23,7 +22,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import sqlalchemy as sa  # noqa: E402
+
+from bench._baseline import postgres_schema  # noqa: E402
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -130,15 +130,6 @@ def run(label: str, url: str, rows: int, therapists: int, repeat: int) -> None:
             db.engine.dispose()
 
 
-def postgres_schema(base: str):
-    schema = f"attune_bench_{secrets.token_hex(3)}"
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    return engine, schema, f"{base}{sep}options=-csearch_path%3D{schema}"
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000, help="check-ins to seed")
@@ -153,13 +144,8 @@ def main(argv=None) -> None:
             run("SQLite", url, args.rows, args.therapists, args.repeat)
     if args.db in ("postgres", "both"):
         base = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT)
-        engine, schema, url = postgres_schema(base)
-        try:
+        with postgres_schema(base, "attune_bench") as (url, _schema):
             run("PostgreSQL", url, args.rows, args.therapists, args.repeat)
-        finally:
-            with engine.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            engine.dispose()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 ATTUNE_TEST_DB=postgres), emptied after each test; app, client and sign-in helpers."""
 
 import os
-import secrets
 
 import pytest
 import sqlalchemy as sa
@@ -10,6 +9,7 @@ from flask_migrate import upgrade
 
 from app import create_app
 from app.extensions import db
+from bench._baseline import postgres_schema
 
 DB_KIND = os.environ.get("ATTUNE_TEST_DB", "sqlite")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -46,15 +46,8 @@ def pg_schema_url():
     """A fresh PostgreSQL schema for this test session; dropped afterwards."""
     base = postgres_base_url()
     need(postgres_available(base), f"PostgreSQL at {base}")
-    schema = f"attune_t_{os.getpid()}_{secrets.token_hex(3)}"
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
+    with postgres_schema(base, "attune_t") as (url, _schema):
+        yield url
 
 
 def base_config(url: str, instance: str) -> dict:

@@ -41,11 +41,8 @@ def _pg_url_or_skip() -> str:
 @pytest.fixture
 def fresh_pg_url():
     """A PostgreSQL schema of this test's own (the shared one is emptied by other fixtures)."""
-    engine, schema, url = live.postgres_schema(_pg_url_or_skip())
-    try:
+    with live.postgres_schema(_pg_url_or_skip(), "attune_dur") as (url, _schema):
         yield url
-    finally:
-        live.drop_schema(engine, schema)
 
 
 class Burst:

@@ -1,9 +1,6 @@
 """The schema comes only from migrations: upgrade an empty database to head, prove the models agree
 with it, and downgrade back to base, on SQLite and on a fresh PostgreSQL schema."""
 
-import os
-import secrets
-
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -12,6 +9,7 @@ from flask_migrate import downgrade, upgrade
 
 from app import create_app
 from app.extensions import db
+from bench._baseline import postgres_schema
 from tests.conftest import base_config, need, postgres_available, postgres_base_url
 
 
@@ -20,15 +18,8 @@ def fresh_pg_schema():
     """A PostgreSQL schema of its own (not the test session's), dropped afterwards."""
     base = postgres_base_url()
     need(postgres_available(base), f"PostgreSQL at {base}")
-    schema = f"attune_mig_{os.getpid()}_{secrets.token_hex(3)}"
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    yield f"{base}{sep}options=-csearch_path%3D{schema}", schema
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
+    with postgres_schema(base, "attune_mig") as fresh:
+        yield fresh
 
 
 def tables(schema=None) -> set[str]:
