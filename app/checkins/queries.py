@@ -4,9 +4,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from .. import windows
 from ..extensions import db
 from ..models import Appointment, CheckIn, User
-from . import windows
 
 LOOKAROUND = timedelta(days=4)
 

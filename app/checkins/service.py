@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from .. import windows
 from ..dashboard import alerts
 from ..extensions import db
 from ..models import PHASES, VISIBILITIES, Appointment, CareLink, CheckIn, User
-from . import windows
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 COMMENT_MAX = 1000

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import and_, exists, func, or_, select, update
 
+from .. import windows
 from ..extensions import db
 from ..models import Alert, Appointment, CheckIn, User
 from . import rules
 
-AFTER_WINDOW = timedelta(hours=72)
 SCAN_LOOKBACK = timedelta(days=14)
 
 
@@ -91,7 +91,7 @@ def scan_missing(*, now: datetime) -> list[Alert]:
     Idempotent: an appointment gets at most one such alert (also enforced by a unique constraint).
     The caller commits.
     """
-    closed_before = now - AFTER_WINDOW
+    closed_before = now - windows.AFTER_CLOSES
     ends = Appointment.starts_at  # filtered in Python below by the exact end (duration varies)
     has_after = exists().where(
         CheckIn.appointment_id == Appointment.id,
@@ -112,7 +112,7 @@ def scan_missing(*, now: datetime) -> list[Alert]:
     ).all()
     made = []
     for appt in candidates:
-        if appt.starts_at + timedelta(minutes=appt.duration_minutes) + AFTER_WINDOW > now:
+        if windows.window(appt, "after").closes > now:
             continue
         finding = _missing_finding(appt)
         if finding:

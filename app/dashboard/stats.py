@@ -7,11 +7,12 @@ here (they live in `anonymity.py`, under the k rules).
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
 
+from .. import windows
 from ..extensions import db
 from ..i18n import zone
 from ..models import Appointment, CheckIn, User
@@ -28,8 +29,6 @@ def week_starts(now: datetime, tz_name: str | None, weeks: int = WEEKS) -> list[
 
 
 def _local_midnight(day: date, tz_name: str | None) -> datetime:
-    from datetime import UTC, time
-
     return datetime.combine(day, time(0), tzinfo=zone(tz_name)).astimezone(UTC)
 
 
@@ -183,17 +182,14 @@ def this_week(therapist_id: int, *, now: datetime, tz_name: str | None, limit: i
 
 
 def check_in_status(row, *, now: datetime) -> dict:
-    """'done', 'due' (window open) or 'missing' (window closed) for before and after."""
-    end = row.starts_at + timedelta(minutes=row.duration_minutes)
+    """'done', 'due' (window open), 'missing' (window closed) or 'later' for before and after."""
 
-    def status(done, opens, closes):
+    def status(done, phase):
         if done:
             return "done"
-        if now < opens:
+        win = windows.window(row, phase)
+        if now < win.opens:
             return "later"
-        return "due" if now < closes else "missing"
+        return "due" if now < win.closes else "missing"
 
-    return {
-        "before": status(row.before_id, row.starts_at - timedelta(hours=24), end),
-        "after": status(row.after_id, end, end + timedelta(hours=72)),
-    }
+    return {"before": status(row.before_id, "before"), "after": status(row.after_id, "after")}

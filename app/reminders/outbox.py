@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from ..checkins.windows import window
 from ..extensions import db
 from ..models import Appointment, Reminder
+from ..windows import window
 from .rules import KINDS, PHASE_OF, due_at, timing_for
 
 # An appointment that ended up to 72 h ago can still get its nudge.

@@ -7,8 +7,8 @@ delay a reminder to their end, and a reminder that would then miss its deadline 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from ..checkins.windows import AFTER_CLOSES, ends_at
 from ..i18n import zone
+from ..windows import AFTER_CLOSES, ends_at
 
 KINDS = ("before", "after", "nudge")
 PHASE_OF = {"before": "before", "after": "after", "nudge": "after"}

@@ -5,8 +5,8 @@ from datetime import UTC, date, datetime, time
 import pytest
 from sqlalchemy import select
 
+from app import windows
 from app.appointments import service
-from app.checkins import windows
 from app.extensions import db
 from app.models import Appointment
 from tests import factories

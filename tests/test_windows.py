@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.checkins import windows
+from app import windows
 
 START = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
 
