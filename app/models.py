@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from . import settings
 from .extensions import db
 
 ROLES = ("admin", "therapist", "client")
@@ -60,28 +61,33 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC)
 
 
+def _setting(name: str):
+    return mapped_column(Integer, default=settings.default(name))
+
+
 class Practice(db.Model):
+    """A practice and its settings; every default and bound comes from `settings.PRACTICE`."""
+
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
-    locale: Mapped[str] = mapped_column(String(16), default="en")
+    locale: Mapped[str] = mapped_column(String(16), default=settings.DEFAULT_LOCALE)
     # Alert thresholds (DESIGN 3).
-    low_threshold: Mapped[int] = mapped_column(Integer, default=6)
-    drop_threshold: Mapped[int] = mapped_column(Integer, default=2)
-    mean_drop_threshold: Mapped[int] = mapped_column(Integer, default=3)
-    prepost_drop_threshold: Mapped[int] = mapped_column(Integer, default=3)
+    low_threshold: Mapped[int] = _setting("low_threshold")
+    drop_threshold: Mapped[int] = _setting("drop_threshold")
+    mean_drop_threshold: Mapped[int] = _setting("mean_drop_threshold")
+    prepost_drop_threshold: Mapped[int] = _setting("prepost_drop_threshold")
     # Anonymity threshold k (DESIGN 4).
-    k_anonymity: Mapped[int] = mapped_column(Integer, default=5)
+    k_anonymity: Mapped[int] = _setting("k_anonymity")
     # Reminder defaults (DESIGN 2); quiet hours are minutes after local midnight.
-    before_reminder_minutes: Mapped[int] = mapped_column(Integer, default=60)
-    after_reminder_minutes: Mapped[int] = mapped_column(Integer, default=10)
-    nudge_hours: Mapped[int] = mapped_column(Integer, default=20)
-    quiet_start_minute: Mapped[int] = mapped_column(Integer, default=21 * 60)
-    quiet_end_minute: Mapped[int] = mapped_column(Integer, default=8 * 60)
+    before_reminder_minutes: Mapped[int] = _setting("before_reminder_minutes")
+    after_reminder_minutes: Mapped[int] = _setting("after_reminder_minutes")
+    nudge_hours: Mapped[int] = _setting("nudge_hours")
+    quiet_start_minute: Mapped[int] = _setting("quiet_start_minute")
+    quiet_end_minute: Mapped[int] = _setting("quiet_end_minute")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (
-        CheckConstraint("k_anonymity >= 2", name="k_min"),
-        CheckConstraint("low_threshold BETWEEN 0 AND 10", name="low_range"),
+    __table_args__ = tuple(
+        CheckConstraint(s.check, name=f"{s.name}_range") for s in settings.PRACTICE
     )
 
 

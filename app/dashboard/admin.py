@@ -4,24 +4,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from .. import settings
 from ..audit import record
 from ..auth import sessions
 from ..extensions import db
 from ..models import Practice, User
-
-SETTINGS = (
-    "low_threshold",
-    "drop_threshold",
-    "mean_drop_threshold",
-    "prepost_drop_threshold",
-    "k_anonymity",
-    "before_reminder_minutes",
-    "after_reminder_minutes",
-    "nudge_hours",
-    "quiet_start_minute",
-    "quiet_end_minute",
-    "locale",
-)
 
 
 def staff(practice_id: int) -> list[User]:
@@ -44,7 +31,9 @@ def deactivate(user: User, *, by: User, now: datetime) -> None:
 
 def update_settings(practice: Practice, values: dict, *, by: User) -> list[str]:
     """Apply validated settings; returns the names that changed (written to the audit log)."""
-    changed = [k for k in SETTINGS if k in values and getattr(practice, k) != values[k]]
+    changed = [
+        k for k in settings.ADMIN_SETTINGS if k in values and getattr(practice, k) != values[k]
+    ]
     for key in changed:
         setattr(practice, key, values[key])
     if changed:

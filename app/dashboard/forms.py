@@ -1,53 +1,58 @@
-"""The practice settings form: every bound checked here, so bad input is a 400 and nothing changes."""
+"""The practice settings form, built from `settings.PRACTICE`: every bound is the one the database checks,
+so bad input is a 400 and nothing changes."""
+
+from datetime import time
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, TimeField
 from wtforms.validators import InputRequired, NumberRange
 
+from .. import settings
+
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}
 
 
-def _int(label, lo, hi):
-    return IntegerField(label, validators=[InputRequired(), NumberRange(min=lo, max=hi)])
+def field_name(setting: settings.Setting) -> str:
+    """A time-of-day setting is a time field named without the `_minute` its column carries."""
+    return setting.name.removesuffix("_minute") if setting.minute_of_day else setting.name
 
 
 class SettingsForm(FlaskForm):
-    low_threshold = _int(_l("Low item: alert at or below"), 0, 10)
-    drop_threshold = _int(_l("Drop from last time: alert at this many points"), 1, 10)
-    mean_drop_threshold = _int(_l("Below their usual total: alert at this many points"), 1, 30)
-    prepost_drop_threshold = _int(_l("Worse after than before: alert at this many points"), 1, 30)
-    # SECURITY 39: k of at least 5.
-    k_anonymity = _int(_l("Anonymity: smallest group of distinct clients (k)"), 5, 50)
-    before_reminder_minutes = _int(_l("Before-session reminder (minutes before)"), 5, 24 * 60)
-    after_reminder_minutes = _int(_l("After-session reminder (minutes after)"), 0, 24 * 60)
-    nudge_hours = _int(_l("Nudge if still missing (hours after)"), 1, 71)
-    quiet_start = TimeField(_l("Quiet hours start"), validators=[InputRequired()])
-    quiet_end = TimeField(_l("Quiet hours end"), validators=[InputRequired()])
-    locale = SelectField(_l("Language"))
+    """One field per practice setting (added below, in `settings.PRACTICE` order), then the language."""
 
     def __init__(self, *args, languages: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.locale.choices = [(code, LANGUAGE_NAMES.get(code, code)) for code in languages]
 
     def values(self) -> dict:
-        data = {name: self[name].data for name in self._fields if name not in ("csrf_token",)}
-        data["quiet_start_minute"] = _minutes(data.pop("quiet_start"))
-        data["quiet_end_minute"] = _minutes(data.pop("quiet_end"))
+        data = {s.name: _stored(s, self[field_name(s)].data) for s in settings.PRACTICE}
+        data["locale"] = self.locale.data
         return data
 
 
-def _minutes(t) -> int:
-    return t.hour * 60 + t.minute
+def _field(setting: settings.Setting):
+    if setting.minute_of_day:
+        return TimeField(setting.label, validators=[InputRequired()])
+    bounds = NumberRange(min=setting.lo, max=setting.hi)
+    return IntegerField(setting.label, validators=[InputRequired(), bounds])
+
+
+for _setting in settings.PRACTICE:
+    setattr(SettingsForm, field_name(_setting), _field(_setting))
+SettingsForm.locale = SelectField(_l("Language"))
+
+
+def _stored(setting: settings.Setting, value):
+    return value.hour * 60 + value.minute if setting.minute_of_day else value
 
 
 def initial(practice) -> dict:
-    from datetime import time
-
-    from .admin import SETTINGS
-
-    minutes = ("quiet_start_minute", "quiet_end_minute")
-    data = {name: getattr(practice, name) for name in SETTINGS if name not in minutes}
-    data["quiet_start"] = time(*divmod(practice.quiet_start_minute, 60))
-    data["quiet_end"] = time(*divmod(practice.quiet_end_minute, 60))
+    """The form's data for the practice's current settings."""
+    data = {field_name(s): _shown(s, getattr(practice, s.name)) for s in settings.PRACTICE}
+    data["locale"] = practice.locale
     return data
+
+
+def _shown(setting: settings.Setting, value):
+    return time(*divmod(value, 60)) if setting.minute_of_day else value

@@ -8,18 +8,20 @@ the rules directly at the edges of each threshold.
 
 from dataclasses import dataclass, field
 
+from .. import settings
+
 ITEMS = ("safe", "heard", "understood")
 Scores = tuple[int, int, int]  # (safe, heard, understood), each 0..10
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Practice settings (DESIGN 3 defaults)."""
+    """The practice's alert thresholds (defaults from `settings.PRACTICE`)."""
 
-    low: int = 6
-    drop: int = 2
-    mean_drop: int = 3
-    prepost_drop: int = 3
+    low: int = settings.default("low_threshold")
+    drop: int = settings.default("drop_threshold")
+    mean_drop: int = settings.default("mean_drop_threshold")
+    prepost_drop: int = settings.default("prepost_drop_threshold")
 
     @classmethod
     def of(cls, practice) -> "Thresholds":

@@ -1,12 +1,14 @@
 """When each reminder is due (DESIGN 2): plain functions over an appointment, settings and `now`.
 
-Defaults come from the practice; a client can turn each kind off and set their own quiet hours. Quiet hours
-delay a reminder to their end, and a reminder that would then miss its deadline is skipped.
+Defaults come from the practice (`Timing`'s own from `settings.PRACTICE`); a client can turn each kind off
+and set their own quiet hours. Quiet hours delay a reminder to their end, and a reminder that would then miss
+its deadline is skipped.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from .. import settings
 from ..i18n import zone
 from ..windows import AFTER_CLOSES, ends_at
 
@@ -18,11 +20,11 @@ PHASE_OF = {"before": "before", "after": "after", "nudge": "after"}
 class Timing:
     """The reminder settings in force for one client."""
 
-    before_minutes: int = 60
-    after_minutes: int = 10
-    nudge_hours: int = 20
-    quiet_start: int = 21 * 60  # minutes after local midnight
-    quiet_end: int = 8 * 60
+    before_minutes: int = settings.default("before_reminder_minutes")
+    after_minutes: int = settings.default("after_reminder_minutes")
+    nudge_hours: int = settings.default("nudge_hours")
+    quiet_start: int = settings.default("quiet_start_minute")  # minutes after local midnight
+    quiet_end: int = settings.default("quiet_end_minute")
     time_zone: str = "UTC"
     enabled: frozenset = frozenset(KINDS)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 23:06:20.334110
+Create Date: 2026-11-30 04:03:47.348867
 
 """
 
@@ -35,8 +35,41 @@ def upgrade():
         sa.Column("quiet_start_minute", sa.Integer(), nullable=False),
         sa.Column("quiet_end_minute", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.CheckConstraint("k_anonymity >= 2", name=op.f("ck_practice_k_min")),
-        sa.CheckConstraint("low_threshold BETWEEN 0 AND 10", name=op.f("ck_practice_low_range")),
+        sa.CheckConstraint(
+            "after_reminder_minutes BETWEEN 0 AND 1440",
+            name=op.f("ck_practice_after_reminder_minutes_range"),
+        ),
+        sa.CheckConstraint(
+            "before_reminder_minutes BETWEEN 5 AND 1440",
+            name=op.f("ck_practice_before_reminder_minutes_range"),
+        ),
+        sa.CheckConstraint(
+            "drop_threshold BETWEEN 1 AND 10", name=op.f("ck_practice_drop_threshold_range")
+        ),
+        sa.CheckConstraint(
+            "k_anonymity BETWEEN 5 AND 50", name=op.f("ck_practice_k_anonymity_range")
+        ),
+        sa.CheckConstraint(
+            "low_threshold BETWEEN 0 AND 10", name=op.f("ck_practice_low_threshold_range")
+        ),
+        sa.CheckConstraint(
+            "mean_drop_threshold BETWEEN 1 AND 30",
+            name=op.f("ck_practice_mean_drop_threshold_range"),
+        ),
+        sa.CheckConstraint(
+            "nudge_hours BETWEEN 1 AND 71", name=op.f("ck_practice_nudge_hours_range")
+        ),
+        sa.CheckConstraint(
+            "prepost_drop_threshold BETWEEN 1 AND 30",
+            name=op.f("ck_practice_prepost_drop_threshold_range"),
+        ),
+        sa.CheckConstraint(
+            "quiet_end_minute BETWEEN 0 AND 1439", name=op.f("ck_practice_quiet_end_minute_range")
+        ),
+        sa.CheckConstraint(
+            "quiet_start_minute BETWEEN 0 AND 1439",
+            name=op.f("ck_practice_quiet_start_minute_range"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_practice")),
     )
     op.create_table(

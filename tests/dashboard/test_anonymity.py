@@ -140,7 +140,7 @@ def test_database_cells_match_the_rows(ctx, raw):
 
     db.session.rollback()
     empty_tables()
-    practice, t1, t2, c1, c2, _ = team(k_anonymity=2)
+    practice, t1, t2, c1, c2, _ = team()
     from tests import factories
 
     people = [factories.user(practice, "client", therapist=t1) for _ in range(7)]

@@ -111,9 +111,9 @@ def test_snapshot_is_ignored_for_another_k_or_window(ctx):
     later = anonymity.months_window(NOW + timedelta(days=40))
     assert snapshots.load(p.id, ADMIN, months)[1] is not None
     assert snapshots.load(p.id, ADMIN, later)[1] is None
-    p.k_anonymity = 3
+    p.k_anonymity = 6
     db.session.commit()
-    assert snapshots.load(p.id, ADMIN, months) == (3, None)
+    assert snapshots.load(p.id, ADMIN, months) == (6, None)
     assert anonymity.practice_cells(p.id, now=NOW, visibilities=ADMIN)[2] == live(p, ADMIN)
 
 
