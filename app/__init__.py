@@ -90,9 +90,10 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(attune_cli)
     app.cli.add_command(demo_cli)
-    from .dashboard.cli import alerts_cli
+    from .alerts import cli as alerts_cli
+    from .dashboard.cli import refresh_aggregates
 
-    app.cli.add_command(alerts_cli)
+    alerts_cli.init_app(app, then=(refresh_aggregates,))
 
 
 def _instance_secret(instance_path: str) -> str:

@@ -16,8 +16,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, insert, select, text
 
+from . import alerts
 from .auth import invites
-from .dashboard import alerts
 from .extensions import db
 from .models import Appointment, CareLink, CheckIn, Practice, User, new_user_handle, utcnow
 from .reminders import outbox

@@ -8,6 +8,7 @@ import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -339,7 +340,8 @@ class Alert(db.Model):
         ForeignKey("appointment.id", ondelete="CASCADE")
     )
     rule: Mapped[str] = mapped_column(String(32))
-    detail: Mapped[str] = mapped_column(String(300), default="")
+    # What the rule saw, as JSON (`alerts.rules.Finding.facts`): the answer, its baseline, the items that fired.
+    facts: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by_id: Mapped[int | None] = mapped_column(

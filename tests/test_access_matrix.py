@@ -141,7 +141,7 @@ def build_world(now) -> World:
                     check_in_id=check_in.id,
                     appointment_id=check_in.appointment_id,
                     rule="low_item",
-                    detail="Safe was 3.",
+                    facts={"scores": {"safe": 3, "heard": 4, "understood": 5}, "items": ["safe"]},
                 )
                 db.session.add(row)
                 db.session.flush()

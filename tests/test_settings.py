@@ -8,8 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from wtforms.validators import NumberRange
 
 from app import settings
+from app.alerts.rules import Thresholds
 from app.dashboard.forms import SettingsForm, field_name
-from app.dashboard.rules import Thresholds
 from app.dashboard.suppression import Shown
 from app.extensions import db
 from app.reminders.rules import Timing

@@ -1,30 +1,20 @@
-"""`flask alerts scan`: the periodic pass (cron-friendly, e.g. every 5 minutes) that adds 'missing
-after-check-in' alerts and rebuilds each practice's anonymous-cell snapshot (`anonymity.refresh`)."""
+"""The dashboard's periodic step: rebuild each practice's anonymous-cell snapshot (`anonymity.refresh`).
 
-import click
-from flask.cli import with_appcontext
+It runs as part of `flask alerts scan` (the factory hands it to `alerts.cli.init_app`), so the one cron line
+operators already have keeps the stored aggregates fresh.
+"""
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Practice, utcnow
-from .alerts import scan_missing
 from .anonymity import refresh
 
 
-@click.group("alerts")
-def alerts_cli():
-    """Needs-attention alerts."""
-
-
-@alerts_cli.command("scan")
-@with_appcontext
-def scan():
-    """Add alerts for after-check-ins whose window closed without an answer; rebuild aggregates."""
-    made = scan_missing(now=utcnow())
-    db.session.commit()
-    click.echo(f"{len(made)} missing-check-in alert(s) added")
-    click.echo(f"{refresh_all()} practice aggregate snapshot(s) rebuilt")
+def refresh_aggregates() -> str:
+    """Rebuild every practice's snapshot and say how many were rebuilt."""
+    return f"{refresh_all()} practice aggregate snapshot(s) rebuilt"
 
 
 def refresh_all() -> int:

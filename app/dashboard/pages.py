@@ -7,9 +7,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from .. import alerts
 from ..extensions import db
 from ..models import Alert, Appointment, CareLink, CheckIn, User
-from . import alerts, anonymity, stats
+from . import anonymity, stats
 from .charts import Series, line_chart
 
 ITEM_SERIES = (("safe", "s1"), ("heard", "s2"), ("understood", "s3"))

@@ -3,11 +3,12 @@
 from flask import Response, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from .. import alerts
 from ..audit import record
 from ..extensions import db
 from ..models import Alert, utcnow
 from ..web_session import login_required, safe_next
-from . import alerts, bp, exports, pages, stats
+from . import bp, exports, pages, stats
 
 
 @bp.get("/dashboard")

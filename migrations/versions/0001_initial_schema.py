@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 04:03:47.348867
+Create Date: 2026-11-30 04:05:24.070322
 
 """
 
@@ -492,7 +492,7 @@ def upgrade():
         sa.Column("check_in_id", sa.Integer(), nullable=True),
         sa.Column("appointment_id", sa.Integer(), nullable=True),
         sa.Column("rule", sa.String(length=32), nullable=False),
-        sa.Column("detail", sa.String(length=300), nullable=False),
+        sa.Column("facts", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("acknowledged_at", sa.DateTime(), nullable=True),
         sa.Column("acknowledged_by_id", sa.Integer(), nullable=True),

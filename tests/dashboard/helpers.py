@@ -3,7 +3,7 @@
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from app.dashboard import alerts
+from app import alerts
 from app.extensions import db
 from app.models import CheckIn
 from tests import factories

@@ -1,4 +1,5 @@
-"""Storing 'needs attention' alerts (DESIGN 3): on each check-in, and by a periodic pass for missing ones.
+"""Storing 'needs attention' alerts (DESIGN 3): on each check-in, by a periodic pass for missing ones, and
+marking them 'talked about it'.
 
 Only named after-session check-ins are ever read here: an anonymous check-in never raises, shapes or
 suppresses a per-client alert (DESIGN 4), so an alert can never reveal one.
@@ -6,7 +7,6 @@ suppresses a per-client alert (DESIGN 4), so an alert can never reveal one.
 
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import and_, exists, func, or_, select, update
 
 from .. import windows
@@ -15,6 +15,8 @@ from ..models import Alert, Appointment, CheckIn, User
 from . import rules
 
 SCAN_LOOKBACK = timedelta(days=14)
+# Earlier answers read for the drop, the perfect streak and the 'usually' range.
+RECENT = 5
 
 
 def _scores(row) -> rules.Scores:
@@ -41,9 +43,11 @@ def on_check_in(check_in, *, now) -> list[Alert]:
         CheckIn.id != check_in.id,
         CheckIn.created_at < check_in.created_at,
     )
-    last_three = [
+    recent = [
         _scores(r)
-        for r in db.session.execute(_named(*earlier).order_by(CheckIn.created_at.desc()).limit(3))
+        for r in db.session.execute(
+            _named(*earlier).order_by(CheckIn.created_at.desc()).limit(RECENT)
+        )
     ]
     count, mean = db.session.execute(
         select(
@@ -59,10 +63,9 @@ def on_check_in(check_in, *, now) -> list[Alert]:
     findings = rules.evaluate(
         _scores(check_in),
         thresholds=rules.Thresholds.of(therapist.practice),
-        previous=last_three[0] if last_three else None,
+        recent=recent,
         earlier_mean=float(mean) if mean is not None else None,
         earlier_count=count,
-        last_three=last_three,
         before=before,
     )
     return [
@@ -78,7 +81,7 @@ def _store(therapist_id, client_id, finding, now, *, check_in=None, appointment_
         check_in_id=check_in.id if check_in else None,
         appointment_id=check_in.appointment_id if check_in else appointment_id,
         rule=finding.rule,
-        detail=finding.detail(),
+        facts=finding.facts,
         created_at=now,
     )
     db.session.add(alert)
@@ -163,85 +166,3 @@ def acknowledge(alert: Alert, *, user: User, now: datetime) -> None:
         .values(acknowledged_at=now, acknowledged_by_id=user.id)
         .execution_options(synchronize_session="fetch")
     )
-
-
-def grouped(rows) -> list[tuple]:
-    """Open-alert rows (alert, name, next_at) folded to one entry per session, newest first."""
-    groups: dict = {}
-    for alert, name, next_at in rows:
-        key = ("c", alert.check_in_id) if alert.check_in_id else ("a", alert.appointment_id)
-        groups.setdefault(key, (alert, name, next_at, []))[3].append(alert)
-    return list(groups.values())
-
-
-def open_alerts(therapist_id: int, *, now: datetime, limit: int = 50):
-    """Unacknowledged alerts, newest first, with the client's name and next appointment (one query)."""
-    next_start = (
-        select(func.min(Appointment.starts_at))
-        .where(
-            Appointment.client_id == Alert.client_id,
-            Appointment.therapist_id == therapist_id,
-            Appointment.status == "scheduled",
-            Appointment.starts_at >= now,
-        )
-        .scalar_subquery()
-    )
-    return db.session.execute(
-        select(Alert, User.display_name, next_start.label("next_at"))
-        .join(User, and_(User.id == Alert.client_id))
-        .where(Alert.therapist_id == therapist_id, Alert.acknowledged_at.is_(None))
-        .order_by(Alert.created_at.desc(), Alert.id.desc())
-        .limit(limit)
-    ).all()
-
-
-def facts(alert: Alert) -> dict:
-    out = {}
-    for part in (alert.detail or "").split(";"):
-        key, _sep, value = part.partition("=")
-        if key:
-            out[key] = value
-    return out
-
-
-def item_word(item: str) -> str:
-    return {"safe": _("safe"), "heard": _("heard"), "understood": _("understood")}.get(item, item)
-
-
-def describe(alert: Alert) -> str:
-    """Which rule fired, in words ('felt less heard than last time (9 → 6)')."""
-    f = facts(alert)
-    item = item_word(f.get("item", ""))
-    texts = {
-        "low_item": lambda: _("felt only %(value)s/10 %(item)s", value=f.get("value"), item=item),
-        "drop_previous": lambda: _(
-            "felt less %(item)s than last time (%(before)s → %(value)s)",
-            item=item,
-            before=f.get("before"),
-            value=f.get("value"),
-        ),
-        "below_mean": lambda: _(
-            "rated this session well below their usual (total %(value)s/30, usually %(mean)s)",
-            value=f.get("value"),
-            mean=f.get("mean"),
-        ),
-        "streak_crack": lambda: _(
-            "first rating below 10 after a run of perfect scores (%(item)s: %(value)s)",
-            item=item,
-            value=f.get("value"),
-        ),
-        "worse_after": lambda: _(
-            "felt worse after the session than before it (total %(before)s → %(value)s)",
-            before=f.get("before"),
-            value=f.get("value"),
-        ),
-        "missing_after": lambda: (
-            _(
-                "no named after-session check-in, and the before-check-in was low (%(value)s/10)",
-                value=f.get("value"),
-            )
-            if f.get("reason") == "low_before"
-            else _("no named after-session check-in, after an alert at the previous session")
-        ),
-    }
-    return texts.get(alert.rule, lambda: alert.rule)()

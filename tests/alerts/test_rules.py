@@ -5,18 +5,25 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.dashboard import alerts, rules
+from app import alerts
+from app.alerts import rules
 from app.extensions import db
 from app.models import Alert
+from tests.dashboard.helpers import NOW, appointment, check_in, team, weekly_history
 
-from .helpers import NOW, appointment, check_in, team, weekly_history
 
-T = rules.Thresholds()
+def SCORES(safe, heard, understood):  # noqa: N802 - reads like the stored JSON it builds
+    return {"safe": safe, "heard": heard, "understood": understood}
 
 
 def test_low_item_fires_at_threshold():
     f = rules.low_item((9, 6, 9), low=6)
-    assert f and f.facts == {"item": "heard", "value": 6}
+    assert f and f.facts == {"scores": SCORES(9, 6, 9), "items": ["heard"], "usual": None}
+
+
+def test_low_item_names_every_low_item_and_the_usual_range():
+    f = rules.low_item((3, 2, 7), low=6, usual=rules.usual_range([(8, 9, 9), (9, 8, 8)]))
+    assert f.facts == {"scores": SCORES(3, 2, 7), "items": ["safe", "heard"], "usual": [8, 9]}
 
 
 def test_low_item_quiet_just_above():
@@ -25,7 +32,13 @@ def test_low_item_quiet_just_above():
 
 def test_drop_from_previous_fires_at_two_points():
     f = rules.drop_from_previous((9, 7, 9), (9, 9, 9), drop=2)
-    assert f.rule == "drop_previous" and f.facts == {"item": "heard", "before": 9, "value": 7}
+    assert f.rule == "drop_previous"
+    assert f.facts == {"scores": SCORES(9, 7, 9), "items": ["heard"], "previous": SCORES(9, 9, 9)}
+
+
+def test_drop_from_previous_names_every_item_that_dropped():
+    f = rules.drop_from_previous((6, 7, 9), (9, 9, 10), drop=2)
+    assert f.facts["items"] == ["safe", "heard"]
 
 
 def test_drop_from_previous_quiet_at_one_point_and_without_history():
@@ -35,7 +48,8 @@ def test_drop_from_previous_quiet_at_one_point_and_without_history():
 
 def test_below_mean_fires_three_below_with_three_earlier():
     f = rules.below_personal_mean((8, 8, 8), 27.0, 3, mean_drop=3)
-    assert f.rule == "below_mean" and f.facts["value"] == 24
+    assert f.rule == "below_mean"
+    assert f.facts == {"scores": SCORES(8, 8, 8), "mean": 27.0, "count": 3}
 
 
 def test_below_mean_quiet_two_below_or_too_little_history():
@@ -45,7 +59,8 @@ def test_below_mean_quiet_two_below_or_too_little_history():
 
 def test_perfect_streak_crack_fires_on_first_nine():
     f = rules.perfect_streak_crack((10, 9, 10), [(10, 10, 10)] * 3)
-    assert f.rule == "streak_crack" and f.facts == {"item": "heard", "value": 9}
+    assert f.rule == "streak_crack"
+    assert f.facts == {"scores": SCORES(10, 9, 10), "items": ["heard"], "streak": 3}
 
 
 def test_perfect_streak_crack_quiet_when_streak_short_or_broken_or_still_perfect():
@@ -60,7 +75,8 @@ def test_worse_than_before_fires_at_three_points():
     f = rules.worse_than_before((9, 9, 8), (9, 9, 10), prepost_drop=3)
     assert f is None  # 2 points: quiet
     f = rules.worse_than_before((9, 8, 8), (9, 9, 10), prepost_drop=3)
-    assert f.rule == "worse_after" and f.facts == {"before": 28, "value": 25}
+    assert f.rule == "worse_after"
+    assert f.facts == {"scores": SCORES(9, 8, 8), "before": SCORES(9, 9, 10)}
 
 
 def test_worse_than_before_quiet_without_before():
@@ -68,7 +84,11 @@ def test_worse_than_before_quiet_without_before():
 
 
 def test_missing_after_fires_on_low_before_or_previous_alert():
-    assert rules.missing_after((9, 6, 9), False, low=6).facts["reason"] == "low_before"
+    assert rules.missing_after((9, 6, 9), False, low=6).facts == {
+        "reason": "low_before",
+        "before": SCORES(9, 6, 9),
+        "items": ["heard"],
+    }
     assert rules.missing_after(None, True, low=6).facts == {"reason": "previous_alert"}
 
 
@@ -93,6 +113,11 @@ def test_hook_stores_drop_with_words(ctx):
     row = check_in(c1, t1, (9, 7, 9), at=NOW)
     assert _rules_for(row) == ["drop_previous"]
     alert = db.session.scalar(select(Alert).where(Alert.check_in_id == row.id))
+    assert alert.facts == {
+        "scores": SCORES(9, 7, 9),
+        "items": ["heard"],
+        "previous": SCORES(9, 9, 9),
+    }
     with ctx.test_request_context():
         assert alerts.describe(alert) == "felt less heard than last time (9 → 7)"
 
@@ -169,7 +194,9 @@ def test_scan_missing_after_previous_alert(ctx):
     check_in(c1, t1, (3, 9, 9), at=NOW - timedelta(days=7, hours=-1), appt=first)  # low_item alert
     second = appointment(t1, c1, NOW)
     made = alerts.scan_missing(now=NOW + timedelta(days=4))
-    assert [(a.appointment_id, a.detail) for a in made] == [(second.id, "reason=previous_alert")]
+    assert [(a.appointment_id, a.facts) for a in made] == [
+        (second.id, {"reason": "previous_alert"})
+    ]
 
 
 def test_scan_missing_ignores_cancelled_appointments(ctx):
