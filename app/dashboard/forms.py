@@ -9,6 +9,7 @@ from wtforms import IntegerField, SelectField, TimeField
 from wtforms.validators import InputRequired, NumberRange
 
 from .. import settings
+from ..reminders.forms import minutes
 
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}
 
@@ -44,7 +45,7 @@ SettingsForm.locale = SelectField(_l("Language"))
 
 
 def _stored(setting: settings.Setting, value):
-    return value.hour * 60 + value.minute if setting.minute_of_day else value
+    return minutes(value) if setting.minute_of_day else value
 
 
 def initial(practice) -> dict:

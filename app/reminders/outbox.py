@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Appointment, Reminder
-from ..windows import window
+from ..windows import AFTER_CLOSES, window
 from .rules import KINDS, PHASE_OF, due_at, timing_for
 
-# An appointment that ended up to 72 h ago can still get its nudge.
-LOOKBACK = timedelta(days=4)
+# An appointment whose after window is still open can still get its nudge (a day covers the longest session).
+LOOKBACK = AFTER_CLOSES + timedelta(days=1)
 # A before reminder goes out up to a few hours before its window opens (long before_reminder_minutes).
 STALE_SLACK = timedelta(hours=12)
 
