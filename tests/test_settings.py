@@ -83,6 +83,12 @@ def test_pages_print_the_practices_k(ctx, client):
     assert "totals of 7 or more clients" in page
 
 
+def test_signed_out_check_in_shell_names_no_number(client):
+    """Signed out, the practice (and so its k) is unknown: the wording promises no number."""
+    page = client.get("/check-in").get_data(as_text=True)
+    assert "totals of several clients, never on its own" in page
+
+
 def test_a_shown_count_never_rounds_to_zero():
     """The dashboard prints 'about n' with no 'fewer than' case: a shown cell has at least K_MIN answers."""
     assert Shown(None, settings.K_MIN, settings.K_MIN, 0, 0, 0).n_rounded > 0
