@@ -1,9 +1,13 @@
 """The practice settings form: every bound checked here, so bad input is a 400 and nothing changes."""
 
+from datetime import time
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, TimeField
 from wtforms.validators import InputRequired, NumberRange
+
+from .admin import SETTINGS
 
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}
 
@@ -42,10 +46,6 @@ def _minutes(t) -> int:
 
 
 def initial(practice) -> dict:
-    from datetime import time
-
-    from .admin import SETTINGS
-
     minutes = ("quiet_start_minute", "quiet_end_minute")
     data = {name: getattr(practice, name) for name in SETTINGS if name not in minutes}
     data["quiet_start"] = time(*divmod(practice.quiet_start_minute, 60))

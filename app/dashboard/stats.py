@@ -7,7 +7,7 @@ here (they live in `anonymity.py`, under the k rules).
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
@@ -28,8 +28,6 @@ def week_starts(now: datetime, tz_name: str | None, weeks: int = WEEKS) -> list[
 
 
 def _local_midnight(day: date, tz_name: str | None) -> datetime:
-    from datetime import UTC, time
-
     return datetime.combine(day, time(0), tzinfo=zone(tz_name)).astimezone(UTC)
 
 
