@@ -110,5 +110,12 @@ def ctx(app):
 
 
 @pytest.fixture
+def in_request(app):
+    """A request context (English, UTC) for rendering helpers that translate or format dates."""
+    with app.test_request_context():
+        yield app
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()

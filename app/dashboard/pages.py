@@ -7,13 +7,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from ..charts import Series, item_chart, line_chart
 from ..extensions import db
 from ..models import Alert, Appointment, CareLink, CheckIn, User
 from ..reminders.status import reminder_status
 from . import alerts, anonymity, stats
-from .charts import Series, line_chart
-
-ITEM_SERIES = (("safe", "s1"), ("heard", "s2"), ("understood", "s3"))
 
 
 def my_client(therapist: User, client_id: int) -> User | None:
@@ -23,12 +21,6 @@ def my_client(therapist: User, client_id: int) -> User | None:
         .join(CareLink, CareLink.client_id == User.id)
         .where(User.id == client_id, User.role == "client", CareLink.therapist_id == therapist.id)
     )
-
-
-def item_chart(labels, rows, label) -> str:
-    names = {"safe": _("Safe"), "heard": _("Heard"), "understood": _("Understood")}
-    series = [Series(names[k], css, [getattr(r, k) for r in rows]) for k, css in ITEM_SERIES]
-    return line_chart(labels, series, lo=0, hi=10, label=label)
 
 
 def dashboard(user: User, *, now: datetime) -> dict:
