@@ -238,3 +238,18 @@ def test_readme_what_is_where_matches_app():
     assert sorted(tree - listed) == [], "in app/ but not in the README"
     assert sorted(listed - tree - PLANNED_BY_MERGE) == [], "in the README but not in app/"
     assert sorted(PLANNED_BY_MERGE & tree) == [], "landed: remove it from PLANNED_BY_MERGE"
+
+
+def test_tests_never_import_the_benches():
+    """Tests stand on their own: benches import tests/support, never the other way round."""
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            if any(n == "bench" or n.startswith("bench.") for n in names):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert found == []
