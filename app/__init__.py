@@ -4,11 +4,26 @@ import os
 import secrets
 
 from flask import Flask
+from flask_babel import format_datetime, get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
+from . import errors, security, web_session
+from .alerts import cli as alerts_cli
+from .appointments import bp as appointments_bp
+from .auth import bp as auth_bp
+from .checkins import bp as checkins_bp
+from .cli import attune_cli
+from .core import bp as core_bp
+from .dashboard import bp as dashboard_bp
+from .dashboard.cli import refresh_aggregates
+from .demo import demo_cli
 from .extensions import babel, csrf, db, limiter, migrate
+from .i18n import select_locale, select_timezone
+from .privacy import bp as privacy_bp
+from .reminders import bp as reminders_bp
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -26,14 +41,10 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
 
     if app.config.get("TRUST_PROXY"):
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     _warn_on_unsafe_production(app)
     register_extensions(app)
     register_blueprints(app)
-    from . import errors, security, web_session
-
     security.init_app(app)
     web_session.init_app(app)
     errors.init_app(app)
@@ -55,23 +66,11 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "..", "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
-    from .i18n import select_locale, select_timezone
-
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
-    from flask_babel import format_datetime, get_locale
-
     app.jinja_env.globals.update(get_locale=get_locale, format_datetime=format_datetime)
 
 
 def register_blueprints(app: Flask) -> None:
-    from .appointments import bp as appointments_bp
-    from .auth import bp as auth_bp
-    from .checkins import bp as checkins_bp
-    from .core import bp as core_bp
-    from .dashboard import bp as dashboard_bp
-    from .privacy import bp as privacy_bp
-    from .reminders import bp as reminders_bp
-
     for blueprint in (
         core_bp,
         auth_bp,
@@ -85,14 +84,8 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from .cli import attune_cli
-    from .demo import demo_cli
-
     app.cli.add_command(attune_cli)
     app.cli.add_command(demo_cli)
-    from .alerts import cli as alerts_cli
-    from .dashboard.cli import refresh_aggregates
-
     alerts_cli.init_app(app, then=(refresh_aggregates,))
 
 

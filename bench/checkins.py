@@ -25,7 +25,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench import _baseline as live  # noqa: E402
+from tests.support import live_server as live  # noqa: E402
+from tests.support.databases import postgres_base_url, postgres_schema  # noqa: E402
 
 
 class Result:
@@ -146,8 +147,7 @@ def main(argv=None) -> None:
             url = "sqlite:///" + os.path.join(tmp, "bench.db")
             run("SQLite (WAL, synchronous=FULL)", url, args.requests, args.threads)
     if args.db in ("postgres", "both"):
-        base = os.environ.get("TEST_DATABASE_URL", live.PG_DEFAULT)
-        with live.postgres_schema(base, "attune_bench") as (url, _schema):
+        with postgres_schema(postgres_base_url(), "attune_bench") as (url, _schema):
             run("PostgreSQL", url, args.requests, args.threads)
 
 

@@ -22,16 +22,19 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-
-from bench._baseline import postgres_schema  # noqa: E402
-
-PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from app import create_app, demo  # noqa: E402
+from app.auth import sessions  # noqa: E402
+from app.dashboard.cli import refresh_all  # noqa: E402
+from app.extensions import db  # noqa: E402
+from app.models import utcnow  # noqa: E402
+from tests.support.databases import (  # noqa: E402
+    postgres_base_url,
+    postgres_schema,
+    upgrade_to_head,
+)
 
 
 def make_app(url: str, instance: str):
-    import app.auth  # noqa: F401  (import order: auth before web_session)
-    from app import create_app
-
     return create_app(
         {
             "SQLALCHEMY_DATABASE_URI": url,
@@ -44,15 +47,8 @@ def make_app(url: str, instance: str):
 
 
 def seed(app, rows: int, therapists: int):
-    from flask_migrate import upgrade
-
-    from app import demo
-    from app.auth import sessions
-    from app.extensions import db
-    from app.models import utcnow
-
+    upgrade_to_head(app)
     with app.app_context():
-        upgrade(directory=os.path.join(ROOT, "migrations"))
         started = time.perf_counter()
         seeded = demo.seed(therapists=therapists, check_ins=rows)
         db.session.commit()
@@ -92,8 +88,6 @@ def clients(app, tokens):
 
 def refresh(app) -> float:
     """What `flask alerts scan` does for the aggregates: rebuild every practice's snapshot."""
-    from app.dashboard.cli import refresh_all
-
     with app.app_context():
         started = time.perf_counter()
         refresh_all()
@@ -113,8 +107,6 @@ def run(label: str, url: str, rows: int, therapists: int, repeat: int) -> None:
                 print(f"  GET {path:<12} without a snapshot (live pass): {took:8.1f} ms")
         print(f"  snapshot rebuild (flask alerts scan): {refresh(app) * 1000:8.1f} ms")
         with app.app_context():
-            from app.extensions import db
-
             db.engine.dispose()
         app = make_app(url, instance)  # cold: a new process-like app with nothing in memory
         results = {path: timed(client, path, repeat) for path, client in clients(app, tokens)}
@@ -125,8 +117,6 @@ def run(label: str, url: str, rows: int, therapists: int, repeat: int) -> None:
                 f"   (first request of a new app: {cold * 1000:8.1f} ms)"
             )
         with app.app_context():
-            from app.extensions import db
-
             db.engine.dispose()
 
 
@@ -143,8 +133,7 @@ def main(argv=None) -> None:
             url = "sqlite:///" + os.path.join(tmp, "bench.db")
             run("SQLite", url, args.rows, args.therapists, args.repeat)
     if args.db in ("postgres", "both"):
-        base = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT)
-        with postgres_schema(base, "attune_bench") as (url, _schema):
+        with postgres_schema(postgres_base_url(), "attune_bench") as (url, _schema):
             run("PostgreSQL", url, args.rows, args.therapists, args.repeat)
 
 

@@ -5,15 +5,18 @@ import os
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
 from app import create_app
 from app.extensions import db
-from bench._baseline import postgres_schema
+from tests.support.databases import (
+    postgres_available,
+    postgres_base_url,
+    postgres_schema,
+    upgrade_to_head,
+)
 
 DB_KIND = os.environ.get("ATTUNE_TEST_DB", "sqlite")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def need(condition: bool, why: str) -> None:
@@ -22,23 +25,6 @@ def need(condition: bool, why: str) -> None:
         if IN_CI:
             pytest.fail(f"CI needs {why}")
         pytest.skip(f"needs {why}")
-
-
-def postgres_base_url() -> str:
-    return os.environ.get("TEST_DATABASE_URL", PG_DEFAULT).replace(
-        "postgresql://", "postgresql+psycopg://"
-    )
-
-
-def postgres_available(url: str) -> bool:
-    try:
-        engine = sa.create_engine(url)
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False
 
 
 @pytest.fixture(scope="session")
@@ -64,10 +50,7 @@ def base_config(url: str, instance: str) -> dict:
 
 
 def migrated(url: str, instance: str) -> None:
-    app = create_app(base_config(url, instance))
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
+    upgrade_to_head(create_app(base_config(url, instance)))
 
 
 @pytest.fixture(scope="session")
@@ -124,6 +107,13 @@ def ctx(app):
     with app.app_context():
         yield app
         db.session.remove()
+
+
+@pytest.fixture
+def in_request(app):
+    """A request context (English, UTC) for rendering helpers that translate or format dates."""
+    with app.test_request_context():
+        yield app
 
 
 @pytest.fixture

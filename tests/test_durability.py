@@ -15,8 +15,9 @@ import sqlalchemy as sa
 
 from app import create_app
 from app.extensions import db
-from bench import _baseline as live
 from tests import conftest
+from tests.support import live_server as live
+from tests.support.databases import postgres_schema
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +42,7 @@ def _pg_url_or_skip() -> str:
 @pytest.fixture
 def fresh_pg_url():
     """A PostgreSQL schema of this test's own (the shared one is emptied by other fixtures)."""
-    with live.postgres_schema(_pg_url_or_skip(), "attune_dur") as (url, _schema):
+    with postgres_schema(_pg_url_or_skip(), "attune_dur") as (url, _schema):
         yield url
 
 

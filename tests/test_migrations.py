@@ -9,8 +9,8 @@ from flask_migrate import downgrade, upgrade
 
 from app import create_app
 from app.extensions import db
-from bench._baseline import postgres_schema
-from tests.conftest import base_config, need, postgres_available, postgres_base_url
+from tests.conftest import base_config, need
+from tests.support.databases import postgres_available, postgres_base_url, postgres_schema
 
 
 @pytest.fixture

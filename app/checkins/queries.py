@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from .. import windows
 from ..extensions import db
@@ -50,12 +51,13 @@ def home_state(client: User, *, now: datetime) -> dict:
 
 
 def history(client: User, *, limit: int = 200) -> list[CheckIn]:
-    """The client's own check-ins, newest first."""
+    """The client's own check-ins with their appointments, newest first."""
     return list(
         db.session.scalars(
             select(CheckIn)
             .where(CheckIn.client_id == client.id)
             .order_by(CheckIn.created_at.desc(), CheckIn.id.desc())
+            .options(selectinload(CheckIn.appointment))
             .limit(limit)
         )
     )

@@ -8,7 +8,8 @@ from flask_babel import gettext as _
 from ..extensions import db, limiter
 from ..models import utcnow
 from ..web_session import login_required
-from . import bp, chart, queries, service
+from . import bp, queries, service
+from .history import by_session, panels
 
 SUBMIT_LIMIT = "60/minute"
 
@@ -28,9 +29,9 @@ def home():
 @bp.get("/my-check-ins")
 @login_required("client")
 def history():
-    rows = queries.history(g.user)
+    sessions = by_session(queries.history(g.user))
     return render_template(
-        "checkins/history.html", rows=rows, lines=chart.lines(rows), grid=chart.grid(), chart=chart
+        "checkins/history.html", sessions=sessions[::-1], panels=panels(sessions)
     )
 
 

@@ -8,12 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .. import alerts
+from ..charts import Series, item_chart, line_chart
 from ..extensions import db
 from ..models import Alert, Appointment, CareLink, CheckIn, User
+from ..reminders.status import reminder_status
 from . import anonymity, stats
-from .charts import Series, line_chart
-
-ITEM_SERIES = (("safe", "s1"), ("heard", "s2"), ("understood", "s3"))
 
 
 def my_client(therapist: User, client_id: int) -> User | None:
@@ -23,12 +22,6 @@ def my_client(therapist: User, client_id: int) -> User | None:
         .join(CareLink, CareLink.client_id == User.id)
         .where(User.id == client_id, User.role == "client", CareLink.therapist_id == therapist.id)
     )
-
-
-def item_chart(labels, rows, label) -> str:
-    names = {"safe": _("Safe"), "heard": _("Heard"), "understood": _("Understood")}
-    series = [Series(names[k], css, [getattr(r, k) for r in rows]) for k, css in ITEM_SERIES]
-    return line_chart(labels, series, lo=0, hi=10, label=label)
 
 
 def dashboard(user: User, *, now: datetime) -> dict:
@@ -121,7 +114,7 @@ def client_page(therapist: User, client: User, *, now: datetime) -> dict:
             .order_by(Appointment.starts_at)
             .limit(5)
         ).all(),
-        "reminders": _reminder_status(client.id),
+        "reminders": reminder_status(client.id),
         "describe": alerts.describe,
     }
 
@@ -135,14 +128,6 @@ def _pairs(check_ins):
     return sorted(
         by_appt.values(), key=lambda p: (p.get("after") or p["before"]).created_at, reverse=True
     )[:20]
-
-
-def _reminder_status(user_id: int) -> dict | None:
-    try:
-        from ..reminders.status import reminder_status
-    except ImportError:
-        return None
-    return reminder_status(user_id)
 
 
 def admin_overview(practice, *, now: datetime) -> dict:

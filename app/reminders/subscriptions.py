@@ -121,15 +121,3 @@ def remove(user, endpoint: str) -> int:
         )
     )
     return result.rowcount
-
-
-def stale(user, *, key_id: str) -> bool:
-    """True when a device of `user` subscribed under an older VAPID key and must subscribe again."""
-    return (
-        db.session.scalar(
-            select(PushSubscription.id)
-            .where(PushSubscription.user_id == user.id, PushSubscription.vapid_key_id != key_id)
-            .limit(1)
-        )
-        is not None
-    )

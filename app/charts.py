@@ -1,23 +1,40 @@
-"""Server-rendered inline SVG charts: no chart library, no script, no `style=` (strict CSP).
+"""Server-rendered inline SVG charts for the dashboard and the client's history: no chart library, no
+script, no `style=` (strict CSP).
 
 The SVG scales to its container through `viewBox`, so it reads on a 360 px phone; colours come from CSS
-classes in dashboard.css and each series also has its own dash pattern and marker shape, so colour is never
-the only cue. Every chart has `role="img"` and an `aria-label`; the page puts a table next to it.
+classes in app.css and each series also has its own dash pattern, so colour is never the only cue. Every
+chart has `role="img"` and an `aria-label`; the page puts a table next to it.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 W, H = 320, 180
 LEFT, RIGHT, TOP, BOTTOM = 30, 8, 10, 26
 
 
+ITEMS = ("safe", "heard", "understood")
+ITEM_CSS = {"safe": "s1", "heard": "s2", "understood": "s3"}
+
+
 @dataclass
 class Series:
     name: str
-    css: str  # s1, s2, s3: colour, dash and marker in dashboard.css
+    css: str  # s1, s2, s3: colour and dash in app.css
     values: list  # float | None per label
+
+
+def item_chart(labels: list[str], rows: Sequence, label: str) -> Markup:
+    """Safe, heard and understood from 0 to 10, one point per row; a row of None leaves a gap."""
+    names = {"safe": _("Safe"), "heard": _("Heard"), "understood": _("Understood")}
+    series = [
+        Series(names[item], ITEM_CSS[item], [getattr(r, item, None) for r in rows])
+        for item in ITEMS
+    ]
+    return line_chart(labels, series, lo=0, hi=10, label=label)
 
 
 def line_chart(

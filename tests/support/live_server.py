@@ -1,4 +1,4 @@
-"""A real Attune under gunicorn, for the check-in benchmark and the crash-durability test.
+"""A real Attune under gunicorn, for the crash-durability test and the check-in benchmark.
 
 Both need the same things: a migrated database, a signed-in client (a `UserSession` row and the signed
 cookie, so no passkey ceremony), a gunicorn process group that can be started, SIGKILLed and restarted, and
@@ -9,7 +9,6 @@ import contextlib
 import http.client
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -18,16 +17,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 from http.cookies import SimpleCookie
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from gunicorn.config import KNOWN_SETTINGS
+
+from app import create_app
+from app.auth import sessions
+from app.extensions import db
+from app.models import CareLink, Practice, User, utcnow
+
+from .databases import upgrade_to_head
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GUNICORN = os.path.join(ROOT, ".venv", "bin", "gunicorn")
-PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def _quiet_flags() -> list[str]:
     """Recent gunicorn opens a control socket at one fixed path per user: two servers at once would
     fight over it, so turn it off where the option exists (older versions have no such socket)."""
-    from gunicorn.config import KNOWN_SETTINGS
-
     known = {flag for setting in KNOWN_SETTINGS for flag in setting.cli or []}
     return ["--no-control-socket"] if "--no-control-socket" in known else []
 
@@ -39,22 +44,12 @@ def free_port() -> int:
 
 
 def _app(url: str, secret: str, origin: str):
-    import app.auth  # noqa: F401  (import order: auth before web_session)
-    from app import create_app
-
     return create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret, "ORIGIN": origin})
 
 
 def migrate(url: str) -> None:
     """Bring an empty database to head the way production does (never `create_all`)."""
-    from flask_migrate import upgrade
-
-    from app.extensions import db
-
-    app = _app(url, "migrate", "http://localhost")
-    with app.app_context():
-        upgrade(directory=os.path.join(ROOT, "migrations"))
-        db.engine.dispose()
+    upgrade_to_head(_app(url, "migrate", "http://localhost"))
 
 
 @dataclass
@@ -71,10 +66,6 @@ class Client:
 
 def signed_in_client(url: str, secret: str, origin: str) -> Client:
     """A practice, a therapist and a linked client, with a live session row and its signed cookie."""
-    from app.auth import sessions
-    from app.extensions import db
-    from app.models import CareLink, Practice, User, utcnow
-
     app = _app(url, secret, origin)
     with app.app_context():
         practice = Practice(name="Durability practice")
@@ -125,8 +116,6 @@ def csrf(port: int, client: Client) -> str:
 
 def check_in_body(key: str) -> dict:
     """An unscheduled check-in; keep the dict to replay it byte for byte (same body hash)."""
-    from app.models import utcnow
-
     return {
         "idempotency_key": key,
         "appointment_id": None,
@@ -204,21 +193,3 @@ class Server:
             self.proc.wait(timeout=10)
         self._signal(signal.SIGKILL)  # workers orphaned by a dead master
         self.proc = None
-
-
-@contextlib.contextmanager
-def postgres_schema(base: str, prefix: str = "attune_tmp"):
-    """A fresh PostgreSQL schema on `base`, dropped afterwards; yields (url that uses it, schema)."""
-    import sqlalchemy as sa
-
-    schema = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}", schema
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()

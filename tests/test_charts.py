@@ -1,6 +1,9 @@
-"""Inline SVG charts: accessible, CSP-safe, one point per value, gaps for missing weeks."""
+"""app/charts.py, the one chart module of the dashboard and the client's history: accessible, CSP-safe,
+one point per value, gaps where a value is missing."""
 
-from app.dashboard.charts import Series, line_chart
+from types import SimpleNamespace
+
+from app.charts import Series, item_chart, line_chart
 
 
 def test_chart_has_role_label_points_and_no_inline_style():
@@ -23,3 +26,11 @@ def test_chart_has_role_label_points_and_no_inline_style():
 def test_chart_escapes_labels():
     svg = str(line_chart(["<b>"], [Series("<i>", "s1", [1])], lo=0, hi=10, label="x"))
     assert "<b>" not in svg and "<i>" not in svg
+
+
+def test_item_chart_draws_safe_heard_understood_with_a_gap_for_a_missing_row(in_request):
+    rows = [SimpleNamespace(safe=3, heard=2, understood=2), None]
+    svg = str(item_chart(["1 Dec", "8 Dec"], rows, "x"))
+    assert svg.count("<circle") == 3 and svg.count("<polyline") == 0
+    assert "<title>Safe: 3</title>" in svg and "<title>Understood: 2</title>" in svg
+    assert 'class="pt s1"' in svg and 'class="pt s3"' in svg
