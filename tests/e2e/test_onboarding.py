@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 from app.auth import invites
 from app.extensions import db
-from app.models import CheckIn, User, utcnow
+from app.models import User, utcnow
 from tests import factories
+from tests.dashboard.helpers import check_in
 from tests.e2e.conftest import PHONE, add_authenticator, run_axe
 from tests.e2e.test_push import FAKE_PUSH_MANAGER, rows, sign_in, wait_for_rows
 from tests.support.push_receiver import PushReceiver
@@ -199,19 +200,9 @@ def test_skipped_steps_are_offered_once_after_the_first_check_in(browser, live_s
         expect(page.locator("#offer-again")).to_be_hidden()
 
         with live_server.app.app_context():
-            db.session.add(
-                CheckIn(
-                    client_id=people["client"],
-                    therapist_id=people["therapist"],
-                    phase="before",
-                    safe=8,
-                    heard=8,
-                    understood=8,
-                    idempotency_key="first",
-                    body_hash="x",
-                    created_at=utcnow(),
-                )
-            )
+            client = db.session.get(User, people["client"])
+            therapist = db.session.get(User, people["therapist"])
+            check_in(client, therapist, (8, 8, 8), at=utcnow(), phase="before")
             db.session.commit()
         page.reload()
         again = page.locator("#offer-again")
