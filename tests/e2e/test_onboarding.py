@@ -243,4 +243,20 @@ def test_therapists_get_the_install_offer_without_reminders(browser, live_server
         expect(page.get_by_text("Attune is on your Home Screen.")).to_be_visible()
         assert page.evaluate("() => window.__prompted") == 1
         assert run_axe(page) == []
+
+        # Staff have no check-ins: a skipped install is offered again a day later, once.
+        page.evaluate("localStorage.setItem('attune-skipped-install', String(Date.now() - 1000))")
+        page.goto(f"{live_server.url}/dashboard")
+        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        expect(page.locator("#offer-again")).to_be_hidden()
+        two_days = "String(Date.now() - 2 * 24 * 3600 * 1000)"
+        page.evaluate(f"localStorage.setItem('attune-skipped-install', {two_days})")
+        page.reload()
+        expect(page.locator("#offer-again #again-install")).to_be_visible()
+        expect(page.locator("#offer-again [data-step=push]")).to_have_count(0)
+        page.get_by_role("button", name="No thanks").click()
+        expect(page.locator("#offer-again")).to_be_hidden()
+        page.reload()
+        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        expect(page.locator("#offer-again")).to_be_hidden()
     assert errors == []
