@@ -1,10 +1,10 @@
 import os
 
-from flask import current_app, g, redirect, render_template, send_file, url_for
+from flask import current_app, g, redirect, render_template, request, send_file, url_for
 from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
-from . import bp
+from . import bp, onboarding
 
 HOME_BY_ROLE = {
     "client": "checkins.home",
@@ -13,14 +13,24 @@ HOME_BY_ROLE = {
 }
 
 
+def _home_endpoint(user) -> str:
+    endpoint = HOME_BY_ROLE[user.role]
+    return endpoint if endpoint in current_app.view_functions else "core.index"
+
+
 @bp.get("/")
 def index():
-    """Send each person to their first screen; visitors see the welcome page."""
+    """Send each person to their first screen; visitors see the welcome page.
+
+    Sign-up lands here with `welcome=1`: the two optional steps (install, reminders) come first.
+    """
     if g.user is None:
         return render_template("core/welcome.html")
-    endpoint = HOME_BY_ROLE[g.user.role]
-    if endpoint in current_app.view_functions:
-        return redirect(url_for(endpoint))
+    home = _home_endpoint(g.user)
+    if request.args.get("welcome"):
+        return render_template("core/next_steps.html", home=url_for(home))
+    if home != "core.index":
+        return redirect(url_for(home))
     return render_template("core/home.html")
 
 
@@ -87,4 +97,11 @@ def navigation():
         known = current_app.view_functions
         return [(e, str(label)) for e, label in NAV[g.user.role] if e in known]
 
-    return {"nav_links": nav_links}
+    def offer_again():
+        """On a person's home page: whether the later offer of skipped steps may come now."""
+        user = g.get("user")
+        if user is None or request.endpoint != _home_endpoint(user):
+            return None
+        return {"ready": onboarding.offer_again_ready(user)}
+
+    return {"nav_links": nav_links, "offer_again": offer_again}

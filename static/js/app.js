@@ -1,4 +1,4 @@
-// Every page: service worker, install hint, small progressive enhancements.
+// Every page: service worker and small progressive enhancements (install: onboarding.js).
 
 const role = document.body.dataset.role;
 
@@ -11,37 +11,6 @@ if (role === "client") {
   import("./outbox.js").then((m) => m.start?.()).catch(() => {});
   import("./push.js").then((m) => m.onAppOpen?.()).catch(() => {});
 }
-
-// Install hint: the browser's prompt where there is one, instructions on iOS.
-const hint = document.getElementById("install-hint");
-const standalone =
-  window.matchMedia("(display-mode: standalone)").matches || window.navigator.standalone === true;
-const dismissed = () => localStorage.getItem("install-dismissed") === "1";
-let deferred = null;
-
-window.addEventListener("beforeinstallprompt", (event) => {
-  event.preventDefault();
-  deferred = event;
-  if (!dismissed() && role) {
-    document.getElementById("install-button").hidden = false;
-    hint.hidden = false;
-  }
-});
-if (role && !standalone && !dismissed() && /iPhone|iPad|iPod/.test(navigator.userAgent)) {
-  document.getElementById("install-ios").hidden = false;
-  hint.hidden = false;
-}
-document.getElementById("install-button")?.addEventListener("click", async () => {
-  if (!deferred) return;
-  deferred.prompt();
-  await deferred.userChoice;
-  deferred = null;
-  hint.hidden = true;
-});
-document.getElementById("install-dismiss")?.addEventListener("click", () => {
-  localStorage.setItem("install-dismissed", "1");
-  hint.hidden = true;
-});
 
 // Copy-to-clipboard buttons and confirm-before-submit forms.
 document.querySelectorAll("[data-copy]").forEach((btn) => {

@@ -11,12 +11,12 @@ export function supported() {
   return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
 }
 
-function isIOS() {
+export function isIOS() {
   return /iPhone|iPad|iPod/.test(navigator.userAgent) ||
     (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);
 }
 
-function installed() {
+export function installed() {
   return window.matchMedia("(display-mode: standalone)").matches || navigator.standalone === true;
 }
 
@@ -73,7 +73,7 @@ export async function onAppOpen() {
   }
 }
 
-async function turnOn() {
+export async function turnOn() {
   const permission = await Notification.requestPermission();
   if (permission !== "granted") return "denied";
   const reg = await registration();
@@ -101,6 +101,16 @@ async function turnOff() {
   return "off";
 }
 
+// Whether this device already sends reminders: permission granted and a current subscription.
+export async function isOn() {
+  if (!supported() || Notification.permission !== "granted" || localStorage.getItem(STALE)) return false;
+  try {
+    return Boolean(await withTimeout((await registration()).pushManager.getSubscription(), 3000));
+  } catch {
+    return false;
+  }
+}
+
 let wired = false;
 
 // The settings panel: say what is possible on this device, and act only on a tap.
@@ -122,13 +132,7 @@ export async function wireSettings() {
   const render = async (status) => {
     const denied = Notification.permission === "denied";
     let on = status === "on";
-    if (status === undefined && Notification.permission === "granted" && !localStorage.getItem(STALE)) {
-      try {
-        on = Boolean(await withTimeout((await registration()).pushManager.getSubscription(), 3000));
-      } catch {
-        on = false;
-      }
-    }
+    if (status === undefined) on = await isOn();
     if (status === "failed") say("failed"); else say(on ? "on" : "off");
     show("push-denied", denied);
     show("push-ask", !on && !denied && Notification.permission === "default");

@@ -66,6 +66,8 @@ def test_client_signs_in_opens_due_after_check_in_and_sends_it(live_server, phon
     page.goto(f"{live_server.url}/invite/{token}")
     page.get_by_label("Your name or a nickname").fill("Casey")
     page.get_by_role("button", name="Create my passkey").click()
+    page.wait_for_url(f"{live_server.url}/?welcome=1", timeout=15000)  # "two more things"
+    page.get_by_role("link", name="Continue").click()
     page.wait_for_url(f"{live_server.url}/home**", timeout=15000)
     with live_server.app.app_context():
         client = db.session.scalar(select(User).where(User.role == "client"))
