@@ -211,6 +211,8 @@ def test_user_verification_off_is_refused(live_server, phone):
     cdp.send("WebAuthn.setUserVerified", {"authenticatorId": auth_id, "isUserVerified": True})
     page.get_by_role("button", name="Create my passkey").click()
     page.wait_for_url(lambda url: "/invite/" not in url, timeout=WAIT)
+    # The virtual authenticator answers autofill by itself and could race the button: test the button.
+    phone.add_init_script(NO_AUTOFILL)
     page.goto(f"{server.url}/account")
     page.get_by_role("button", name="Sign out", exact=True).click()
     cdp.send("WebAuthn.setUserVerified", {"authenticatorId": auth_id, "isUserVerified": False})
