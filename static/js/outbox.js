@@ -40,10 +40,10 @@ export function flush() {
 
 // The core's result, plus what this page may show: only the viewer's own items, never another person's.
 async function run() {
-  const result = await core.flush();
+  const { items, ...result } = await core.flush();
   if (result.owner) remember(result.owner);
   const viewer = result.owner || knownOwner();
-  const own = result.items.filter((i) => viewer && i.owner === viewer);
+  const own = items.filter((i) => viewer && i.owner === viewer);
   const summary = {
     ...result,
     waiting: own.filter((i) => !i.parked).length,
@@ -72,8 +72,9 @@ export async function enqueue(body, url = "/api/check-ins") {
   await core.put({ key, url, owner, body: { ...body, owner }, queuedAt: new Date().toISOString() });
   const summary = await flush();
   const parked = summary.parked.find((p) => p.key === key);
+  const left = await core.all().catch(() => [{ key }]);
   return {
-    sent: summary.sent.includes(key) || !summary.items.some((i) => i.key === key),
+    sent: summary.sent.includes(key) || !left.some((i) => i.key === key),
     signin: summary.signedOut,
     rejected: Boolean(parked),
     error: parked?.error || "",
