@@ -9,6 +9,7 @@ globalThis.AttuneOutbox = (() => {
   const DB_NAME = "attune";
   const STORE = "outbox";
   const WHO_URL = "/api/check-ins/owner";
+  const TIMEOUT_MS = 30000;
   const DROP = "drop";
   const KEEP = "keep";
   const PARK = "park";
@@ -49,9 +50,11 @@ globalThis.AttuneOutbox = (() => {
   const put = (item) => tx("readwrite", (s) => s.put(item));
   const remove = (key) => tx("readwrite", (s) => s.delete(key));
 
+  // A hanging connection must not hold the single flight forever: give up and keep the item.
   async function answer(url, init) {
     try {
-      const res = await fetch(url, { credentials: "same-origin", cache: "no-store", redirect: "manual", ...init });
+      const signal = AbortSignal.timeout?.(TIMEOUT_MS);
+      const res = await fetch(url, { credentials: "same-origin", cache: "no-store", redirect: "manual", signal, ...init });
       const data = await res.json().catch(() => ({}));
       return { status: res.status, data };
     } catch {

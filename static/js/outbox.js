@@ -61,12 +61,16 @@ function registerSync() {
   navigator.serviceWorker.ready.then((reg) => reg.sync?.register(SYNC_TAG)).catch(() => {});
 }
 
-// Keep `body` (it carries its own idempotency key) for whoever is signed in, or was last, and try to send
-// it now. Returns {sent, signin, rejected, error}, or {unowned} when nobody can be named.
+// Keep `body` (it carries its own idempotency key) for the person last signed in on this phone, and try
+// to send it now. Stored before any network wait, so a slow connection cannot lose it; start() has
+// already asked who is signed in (a sign-in may lead straight to this shell page). Returns
+// {sent, signin, rejected, error}, or {unowned} when nobody can be named.
 export async function enqueue(body, url = "/api/check-ins") {
-  const who = await core.session();
-  if (who.owner) remember(who.owner);
-  const owner = who.owner || knownOwner();
+  let owner = knownOwner();
+  if (!owner) {
+    owner = (await core.session()).owner;
+    if (owner) remember(owner);
+  }
   if (!owner) return { unowned: true };
   const key = body.idempotency_key;
   await core.put({ key, url, owner, body: { ...body, owner }, queuedAt: new Date().toISOString() });
@@ -91,7 +95,7 @@ let started = false;
 export function start() {
   if (started) return flush();
   started = true;
-  knownOwner();
+  if (!ownerMeta()) core.session().then((who) => who.owner && remember(who.owner));
   window.addEventListener("online", () => flush());
   setInterval(() => flush(), TIMER_MS);
   navigator.serviceWorker?.addEventListener("message", (event) => {

@@ -186,3 +186,25 @@ def test_signing_out_with_unsent_items_warns_then_removes_them(live_server, phon
     page.wait_for_url("**/signin**", timeout=10000)
     assert len(warnings) == 2 and page.evaluate(OUTBOX_COUNT) == 0
     assert rows(live_server) == []
+
+
+def test_a_sign_in_straight_to_the_check_in_page_queues_for_the_new_person(
+    live_server, phone_profile
+):
+    """The check-in page is a shared shell that names nobody: it asks who is signed in, so the phone's
+    last-known owner (Alice) is not stamped on Bob's check-in when a link takes him straight there."""
+    alice, _ = make_client_with_appointment(live_server)
+    bob = other_practice_client(live_server)
+    browser_sign_in(phone_profile, live_server, alice)
+    page = open_home(phone_profile, live_server)  # the phone now knows Alice; nothing is queued
+    phone_profile.clear_cookies()
+    browser_sign_in(phone_profile, live_server, bob)
+    page.goto(f"{live_server.url}/check-in")
+    bobs_owner = page.evaluate(
+        "async () => (await (await fetch('/api/check-ins/owner')).json()).owner"
+    )
+    page.wait_for_function("(o) => localStorage.getItem('attune-owner') === o", arg=bobs_owner)
+    move_sliders(page)
+    page.get_by_role("button", name="Send").click()
+    page.get_by_text(SENT).wait_for(timeout=10000)
+    assert rows(live_server) == [(bob, "")] and page.evaluate(OWNERS) == []
