@@ -38,7 +38,7 @@ def _plural_samples(locale: str) -> dict[str, int]:
 
 
 def unsent_warnings() -> dict[str, str]:
-    """ "N check-ins not sent yet" in every plural form of the page's language, with {n} for N: only the
+    """Every plural form of "N check-ins not sent yet" in the page's language, with {n} for N: only the
     phone knows N, so its script picks the form with Intl.PluralRules (the same CLDR rules as Babel)."""
     return {
         form: ngettext(
