@@ -1,5 +1,8 @@
 // Attune service worker, scope "/". Precaches only the app shell; never caches signed-in HTML or JSON.
-const VERSION = "attune-v1";
+// The offline outbox is the page's own code (a classic script: see the reason at its top).
+importScripts("/static/js/outbox-core.js");
+
+const VERSION = "attune-v2";
 const SHELL = [
   "/offline",
   "/check-in",
@@ -9,7 +12,9 @@ const SHELL = [
   "/static/js/api.js",
   "/static/js/checkin.js",
   "/static/js/outbox.js",
+  "/static/js/outbox-core.js",
   "/static/js/push.js",
+  "/static/js/base64url.js",
   "/static/css/checkin.css",
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",
@@ -145,61 +150,22 @@ function safeUrl(raw) {
   }
 }
 
-// Background Sync (Chromium): flush the IndexedDB outbox from here (same store and rules as
-// static/js/outbox.js: delete only after a 2xx, park bad data, keep on 401 and network errors), then
-// tell open pages so they refresh what they show. A duplicate send is harmless: the key makes it a replay.
+// Background Sync (Chromium): flush the outbox here with the page's code and rules, then tell open pages
+// so they refresh what they show. Anything left to retry fails the sync, so the browser fires it again.
 self.addEventListener("sync", (event) => {
-  if (event.tag === "attune-outbox") {
-    event.waitUntil(flushOutbox().finally(notifyClients));
-  }
+  if (event.tag === "attune-outbox") event.waitUntil(syncOutbox());
 });
+
+async function syncOutbox() {
+  try {
+    const result = await AttuneOutbox.flush();
+    if (result.retry) throw new Error("outbox: items wait for a retry");
+  } finally {
+    await notifyClients();
+  }
+}
 
 async function notifyClients() {
   const windows = await self.clients.matchAll({ type: "window" });
   windows.forEach((c) => c.postMessage({ type: "flush-outbox" }));
-}
-
-function outboxStore(mode, work) {
-  return new Promise((resolve, reject) => {
-    const open = indexedDB.open("attune", 1);
-    open.onupgradeneeded = () => open.result.createObjectStore("outbox", { keyPath: "key" });
-    open.onerror = () => reject(open.error);
-    open.onsuccess = () => {
-      const db = open.result;
-      const t = db.transaction("outbox", mode);
-      const req = work(t.objectStore("outbox"));
-      t.oncomplete = () => {
-        db.close();
-        resolve(req.result);
-      };
-      t.onerror = () => {
-        db.close();
-        reject(t.error);
-      };
-    };
-  });
-}
-
-async function flushOutbox() {
-  const items = (await outboxStore("readonly", (s) => s.getAll())).filter((i) => !i.rejected);
-  if (!items.length) return;
-  const session = await fetch("/api/session", { credentials: "same-origin", cache: "no-store" });
-  if (!session.ok) return;
-  const token = (await session.json()).csrf_token;
-  for (const item of items) {
-    const res = await fetch(item.url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": token },
-      body: JSON.stringify(item.body),
-    });
-    if (res.ok) {
-      await outboxStore("readwrite", (s) => s.delete(item.key));
-    } else if ([403, 409, 413, 422].includes(res.status)) {
-      const error = (await res.json().catch(() => ({}))).error || `Error ${res.status}`;
-      await outboxStore("readwrite", (s) => s.put({ ...item, rejected: true, error }));
-    } else {
-      throw new Error(`outbox: ${res.status}`); // the browser retries the sync later
-    }
-  }
 }

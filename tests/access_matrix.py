@@ -53,6 +53,8 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("checkins.home", "GET"):                  (302, 200, 200, 403, 403, 403, 403),
     ("checkins.history", "GET"):               (302, 200, 200, 403, 403, 403, 403),
     ("checkins.submit", "POST"):               (401, 201, 403, 403, 403, 403, 403),
+    ("checkins.owner", "GET"):                 (401, 200, 200, 200, 200, 200, 200),
+    ("checkins.check_in_without_script", "POST"): (400, 400, 400, 400, 400, 400, 400),
     ("reminders.settings", "GET"):             (302, 302, 302, 403, 403, 403, 403),
     ("reminders.save_settings", "POST"):       (302, 302, 302, 403, 403, 403, 403),
     ("reminders.subscribe", "POST"):           (401, 201, 201, 403, 403, 403, 403),

@@ -1,13 +1,16 @@
 """Storing a check-in exactly once (issue 3 point 5): validation, idempotency and the transaction.
 
 `parse` turns an untrusted JSON body into clean values or raises `CheckInError` naming the field;
-`submit` stores it once per (client, idempotency key), even when replays race on PostgreSQL.
+`submit` stores it once per (client, idempotency key), even when replays race on PostgreSQL, and only for
+the person whose phone queue made it (`owner_tag`, issue 9.4).
 """
 
+import base64
 import hashlib
+import hmac
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -18,6 +21,7 @@ from ..extensions import db
 from ..models import PHASES, VISIBILITIES, Appointment, CareLink, CheckIn, User
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+OWNER_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 COMMENT_MAX = 1000
 CLOCK_SKEW = timedelta(minutes=10)
 OLDEST = timedelta(days=60)
@@ -45,11 +49,16 @@ class CheckInData:
     comment: str
     visibility: str
     created_at: datetime
+    owner: str | None = None
 
     def body_hash(self) -> str:
-        """A fingerprint of the body, so a replay with different content is a 409, not a silent 200."""
-        fields = {**asdict(self), "created_at": self.created_at.isoformat()}
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+        """A fingerprint of the answers, so a replay with different content is a 409, not a silent 200.
+
+        The owner is who may send it, not what was said: it stays out, so stored fingerprints keep matching.
+        """
+        values = {**asdict(self), "created_at": self.created_at.isoformat()}
+        del values["owner"]
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
 def _bad(field: str, message: str, status: int = 422):
@@ -97,10 +106,45 @@ def _created_at(value, now: datetime) -> datetime:
     return moment
 
 
+# The whole schema: a field nobody reads is refused (issue 10.1), so a typo or a forged `client_id` is
+# an answer naming it, never silently ignored.
+FIELDS = frozenset(f.name for f in fields(CheckInData))
+NAMED_AT_MOST = 5  # unknown names quoted back, each cut to NAME_CUT characters
+NAME_CUT = 40
+
+
+def owner_tag(user_id: int, *, secret: str | bytes) -> str:
+    """The opaque id the phone's queue stamps on what this user makes (issue 9.4).
+
+    Stable per user and unguessable without the app's secret, so it tells the page and the service
+    worker whose items are whose without exposing the database id.
+    """
+    key = secret.encode() if isinstance(secret, str) else secret
+    digest = hmac.new(key, f"outbox-owner:{user_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+def _closed(body: dict) -> None:
+    unknown = sorted(set(body) - FIELDS)
+    if unknown:
+        names = ", ".join(name[:NAME_CUT] for name in unknown[:NAMED_AT_MOST])
+        more = "" if len(unknown) <= NAMED_AT_MOST else f" and {len(unknown) - NAMED_AT_MOST} more"
+        _bad(unknown[0][:NAME_CUT], f"Unknown fields: {names}{more}.")
+
+
+def _owner(value) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not OWNER_RE.match(value):
+        _bad("owner", "owner must be the opaque id this app gave the phone.")
+    return value
+
+
 def parse(body, *, now: datetime) -> CheckInData:
     """Validate an untrusted JSON body; raise CheckInError naming the first bad field."""
     if not isinstance(body, dict):
         raise CheckInError(400, "Expected a JSON object.", None)
+    _closed(body)
     key = body.get("idempotency_key")
     if not isinstance(key, str) or not KEY_RE.match(key):
         _bad("idempotency_key", "idempotency_key must be 8 to 64 letters, digits, - or _.")
@@ -125,6 +169,7 @@ def parse(body, *, now: datetime) -> CheckInData:
         comment=_text(body.get("comment"), "comment", COMMENT_MAX),
         visibility=visibility,
         created_at=_created_at(body.get("created_at"), now),
+        owner=_owner(body.get("owner")),
     )
 
 
@@ -161,12 +206,27 @@ def _therapist_for(client: User, data: CheckInData) -> tuple[int | None, Appoint
     return appointment.therapist_id, appointment
 
 
-def submit(client: User, data: CheckInData, *, now: datetime) -> tuple[CheckIn, bool]:
-    """Store `data` once for `client`; return (check-in, created). The caller commits.
+def _belongs_to(client_owner: str, data: CheckInData) -> None:
+    """Refuse an item a phone's queue made for someone else (the service worker cannot tell who is
+    signed in when it sends). A body without `owner` comes from no queue: the signed-in client sent it."""
+    if data.owner is not None and not hmac.compare_digest(data.owner, client_owner):
+        raise CheckInError(
+            409,
+            "This check-in was made by another account on this phone, so it was not stored.",
+            "owner",
+        )
+
+
+def submit(
+    client: User, data: CheckInData, *, now: datetime, client_owner: str
+) -> tuple[CheckIn, bool]:
+    """Store `data` once for `client`, whose `owner_tag` is `client_owner`; return (check-in, created).
+    The caller commits.
 
     A replay of the same key returns the stored row; concurrent replays meet the unique constraint,
     roll back to a savepoint and return the winner's row.
     """
+    _belongs_to(client_owner, data)
     existing = find(client, data.idempotency_key)
     if existing is not None:
         return _replay(existing, data)

@@ -1,11 +1,16 @@
 """HTTP views (thin: parse, authorise, render)."""
 
 import json
+from functools import cache
 
+from babel import Locale
 from flask import current_app, g, jsonify, render_template, request
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
 
-from ..extensions import db, limiter
+from ..errors import error_response
+from ..extensions import csrf, db, limiter
 from ..models import utcnow
 from ..web_session import login_required
 from . import bp, queries, service
@@ -17,6 +22,37 @@ SUBMIT_LIMIT = "60/minute"
 def _per_user() -> str:
     user = g.get("user")
     return f"user:{user.id}" if user is not None else f"ip:{request.remote_addr}"
+
+
+def _owner(user) -> str:
+    return service.owner_tag(user.id, secret=current_app.secret_key)
+
+
+@cache
+def _plural_samples(locale: str) -> dict[str, int]:
+    """One number for each plural form of `locale` ("one": 1, "other": 0 in English)."""
+    rules = Locale.parse(locale).plural_form
+    samples: dict[str, int] = {}
+    for n in range(200):
+        samples.setdefault(rules(n), n)
+    return samples
+
+
+def unsent_warnings() -> dict[str, str]:
+    """Every plural form of "N check-ins not sent yet" in the page's language, with {n} for N: only the
+    phone knows N, so its script picks the form with Intl.PluralRules (the same CLDR rules as Babel)."""
+    return {
+        form: ngettext(
+            "%(count)s check-in not sent yet.", "%(count)s check-ins not sent yet.", n, count="{n}"
+        )
+        for form, n in _plural_samples(str(get_locale())).items()
+    }
+
+
+@bp.app_context_processor
+def outbox_meta() -> dict:
+    """What base.html tells a signed-in page about the phone's queue: whose it is, and the sign-out warning."""
+    return {"outbox_owner": lambda: _owner(g.user), "unsent_warnings": unsent_warnings}
 
 
 @bp.get("/home")
@@ -52,6 +88,26 @@ def check_in():
     return response
 
 
+@bp.post("/check-in")
+@csrf.exempt  # it reads and changes nothing; a CSRF refusal would only give a misleading reason
+def check_in_without_script():
+    """The check-in form as the browser itself sends it: JavaScript off, or Send tapped before the script
+    ran. Check-ins travel only as JSON from the script, so this reads nothing from the form: the note is
+    not stored, not echoed and (a POST, not a GET) never in a URL, a log line or a Referer."""
+    return error_response(
+        400,
+        _("Your check-in was not sent: check-ins need JavaScript turned on. Nothing was saved."),
+    )
+
+
+@bp.get("/api/check-ins/owner")
+@login_required()
+def owner():
+    """Who is signed in, as the phone's queue names them, and the CSRF token to send with. The page and
+    the service worker ask before each flush and send only that person's items (issue 9.4)."""
+    return jsonify(owner=_owner(g.user), csrf_token=generate_csrf())
+
+
 def _json_body():
     """The request body as JSON, or None for anything unparsable (including absurd nesting)."""
     try:
@@ -68,7 +124,7 @@ def submit():
     body = _json_body()
     try:
         data = service.parse(body, now=now)
-        row, created = service.submit(g.user, data, now=now)
+        row, created = service.submit(g.user, data, now=now, client_owner=_owner(g.user))
     except service.CheckInError as err:
         db.session.rollback()
         payload = {"error": _(err.message)}

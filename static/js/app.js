@@ -8,7 +8,7 @@ if ("serviceWorker" in navigator) {
 
 // Feature modules that run on every app open for signed-in clients (outbox flush, push re-subscribe).
 if (role === "client") {
-  import("./outbox.js").then((m) => m.start?.()).catch(() => {});
+  import("./outbox-ui.js").then((m) => m.start()).catch(() => {});
   import("./push.js").then((m) => m.onAppOpen?.()).catch(() => {});
 }
 

@@ -82,6 +82,11 @@ form.addEventListener("submit", async (event) => {
     created_at: new Date().toISOString(),
   };
   const result = await outbox.enqueue(body).catch(() => ({ sent: false }));
+  if (result.unowned) {
+    status.textContent = form.dataset.msgNoOwner;
+    send.disabled = false;
+    return;
+  }
   if (result.rejected) {
     await outbox.dismiss(body.idempotency_key).catch(() => {});
     status.textContent = `${form.dataset.msgError} ${result.error}`;
@@ -93,4 +98,6 @@ form.addEventListener("submit", async (event) => {
   else finish(form.dataset.msgSaved);
 });
 
-outbox.start({ showBanner: false });
+// Rendered disabled like the sliders: before this line a tap would let the browser submit the form itself.
+document.getElementById("send").disabled = false;
+outbox.start();

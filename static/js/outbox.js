@@ -1,197 +1,101 @@
-// The offline outbox (DESIGN 1, Client 4): check-ins wait in IndexedDB until the server answers 2xx.
-// An item is sent at once, or kept and flushed on app open, on `online`, on a timer while the app is open,
-// on a message from the service worker, and by Background Sync where the browser has it.
-import { csrfToken, forgetCsrfToken } from "./api.js";
+// The page's side of the offline outbox (DESIGN 1, Client 4): queue a check-in for the person who filled
+// it, and flush on app open, on `online`, on a timer while open, on a message from the service worker and
+// by Background Sync where the browser has it. The store and its rules are outbox-core.js, which the
+// service worker runs too. The banner and the sign-out warning are outbox-ui.js (not on the check-in page).
+import "./outbox-core.js";
 
-const DB_NAME = "attune";
-const STORE = "outbox";
+export const core = globalThis.AttuneOutbox;
 const SYNC_TAG = "attune-outbox";
 const TIMER_MS = 15000;
+const OWNER_KEY = "attune-owner";
 
-function openDb() {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB_NAME, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE, { keyPath: "key" });
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
+export const ownerMeta = () => document.querySelector('meta[name="attune-owner"]');
 
-async function tx(mode, work) {
-  const db = await openDb();
+function remember(owner) {
   try {
-    return await new Promise((resolve, reject) => {
-      const t = db.transaction(STORE, mode);
-      const result = work(t.objectStore(STORE));
-      t.oncomplete = () => resolve(result.result ?? result);
-      t.onerror = () => reject(t.error);
-      t.onabort = () => reject(t.error);
-    });
-  } finally {
-    db.close();
-  }
-}
-
-export const all = () => tx("readonly", (s) => s.getAll());
-const put = (item) => tx("readwrite", (s) => s.put(item));
-const remove = (key) => tx("readwrite", (s) => s.delete(key));
-
-function notify(detail) {
-  window.dispatchEvent(new CustomEvent("outbox", { detail }));
-}
-
-// One POST. Outcomes: "sent" (2xx), "signin" (401), "rejected" (bad data), "retry" (offline, 5xx, 429).
-async function send(item, retried = false) {
-  let res;
-  try {
-    const token = await csrfToken();
-    if (token === null) return { outcome: "signin" };
-    res = await fetch(item.url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": token },
-      body: JSON.stringify(item.body),
-    });
+    localStorage.setItem(OWNER_KEY, owner);
   } catch {
-    return { outcome: "retry" };
+    // storage off: the signed-in pages still name the owner
   }
-  if (res.ok) return { outcome: "sent" };
-  if (res.status === 401) return { outcome: "signin" };
-  let error = "";
+}
+
+// Who this phone's signed-in pages last named (the check-in page is a shared shell that names nobody).
+export function knownOwner() {
+  const meta = ownerMeta();
+  if (meta) remember(meta.content);
   try {
-    error = (await res.json()).error || "";
+    return meta?.content || localStorage.getItem(OWNER_KEY);
   } catch {
-    error = "";
+    return meta?.content || null;
   }
-  // A stale CSRF token (new session) also answers 400: fetch a fresh one and try once more.
-  if (res.status === 400 && !retried) {
-    forgetCsrfToken();
-    return send(item, true);
-  }
-  if (res.status >= 400 && res.status < 500 && res.status !== 429 && res.status !== 408) {
-    return { outcome: "rejected", error: error || `Error ${res.status}` };
-  }
-  return { outcome: "retry" };
 }
 
 let inflight = null;
 
 // Single flight: a second caller waits for the running flush instead of sending the same items twice.
 export function flush() {
-  if (!inflight) inflight = doFlush().finally(() => (inflight = null));
+  if (!inflight) inflight = run().finally(() => (inflight = null));
   return inflight;
 }
 
-async function doFlush() {
-  const summary = { sent: [], rejected: [], signin: false, waiting: 0 };
-  let items;
-  try {
-    items = await all();
-  } catch {
-    return summary;
-  }
-  for (const item of items.filter((i) => !i.rejected)) {
-    const { outcome, error } = await send(item);
-    if (outcome === "sent") {
-      await remove(item.key);
-      summary.sent.push(item.key);
-      continue;
-    }
-    if (outcome === "rejected") {
-      // Parked, never silently dropped: the client sees why and dismisses it.
-      await put({ ...item, rejected: true, error });
-      summary.rejected.push({ key: item.key, error });
-      continue;
-    }
-    summary.signin = outcome === "signin";
-    break;
-  }
-  const left = await all().catch(() => []);
-  summary.waiting = left.filter((i) => !i.rejected).length;
-  summary.parked = left.filter((i) => i.rejected);
-  if (summary.waiting) registerSync();
-  notify(summary);
+// The core's result, plus what this page may show: only the viewer's own items, never another person's.
+async function run() {
+  const { items, ...result } = await core.flush();
+  if (result.owner) remember(result.owner);
+  const viewer = result.owner || knownOwner();
+  const own = items.filter((i) => viewer && i.owner === viewer);
+  const summary = {
+    ...result,
+    waiting: own.filter((i) => !i.parked).length,
+    unsent: own.filter((i) => i.parked),
+  };
+  // Background Sync waits for a connection; other failures are retried by the timer and the next open
+  // (registering after every flush would ping-pong with the worker, which tells pages when it is done).
+  if (summary.waiting && summary.stoppedBy === 0) registerSync();
+  window.dispatchEvent(new CustomEvent("outbox", { detail: summary }));
   return summary;
 }
 
 function registerSync() {
   if (!("serviceWorker" in navigator)) return;
-  navigator.serviceWorker.ready
-    .then((reg) => reg.sync?.register(SYNC_TAG))
-    .catch(() => {});
+  navigator.serviceWorker.ready.then((reg) => reg.sync?.register(SYNC_TAG)).catch(() => {});
 }
 
-// Keep `body` (it carries its own idempotency key) and try to send it now.
-// Returns {sent, signin, rejected, error}.
+// Keep `body` (it carries its own idempotency key) for the person last signed in on this phone, and try
+// to send it now. Stored before any network wait, so a slow connection cannot lose it; start() has
+// already asked who is signed in (a sign-in may lead straight to this shell page). Returns
+// {sent, signin, rejected, error}, or {unowned} when nobody can be named.
 export async function enqueue(body, url = "/api/check-ins") {
-  await put({ key: body.idempotency_key, url, body, queuedAt: new Date().toISOString() });
-  const summary = await flush();
+  let owner = knownOwner();
+  if (!owner) {
+    owner = (await core.session()).owner;
+    if (owner) remember(owner);
+  }
+  if (!owner) return { unowned: true };
   const key = body.idempotency_key;
-  const rejected = summary.rejected.find((r) => r.key === key);
+  await core.put({ key, url, owner, body: { ...body, owner }, queuedAt: new Date().toISOString() });
+  const summary = await flush();
+  const parked = summary.parked.find((p) => p.key === key);
+  const left = await core.all().catch(() => [{ key }]);
   return {
-    sent: summary.sent.includes(key) || (await isGone(key)),
-    signin: summary.signin,
-    rejected: Boolean(rejected),
-    error: rejected?.error || "",
+    sent: summary.sent.includes(key) || !left.some((i) => i.key === key),
+    signin: summary.signedOut,
+    rejected: Boolean(parked),
+    error: parked?.error || "",
   };
-}
-
-async function isGone(key) {
-  const items = await all().catch(() => [{ key }]);
-  return !items.some((i) => i.key === key);
 }
 
 export async function dismiss(key) {
-  await remove(key);
+  await core.remove(key);
   return flush();
-}
-
-// A small banner on every client page: what is waiting, what needs a sign-in, what was refused.
-function banner(summary) {
-  const main = document.getElementById("main");
-  if (!main) return;
-  let box = document.getElementById("outbox-banner");
-  if (!box) {
-    box = document.createElement("div");
-    box.id = "outbox-banner";
-    box.className = "notice";
-    box.setAttribute("role", "status");
-    main.prepend(box);
-  }
-  box.replaceChildren();
-  const line = (text) => {
-    const p = document.createElement("p");
-    p.textContent = text;
-    box.append(p);
-    return p;
-  };
-  if (summary.signin) {
-    const p = line("A check-in is saved on this phone. ");
-    const a = document.createElement("a");
-    a.href = "/signin?next=/home";
-    a.textContent = "Sign in to send it";
-    p.append(a);
-  } else if (summary.waiting) {
-    line(`${summary.waiting} check-in(s) saved on this phone, waiting to send.`);
-  }
-  for (const item of summary.parked || []) {
-    const p = line(`A saved check-in could not be sent: ${item.error} `);
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "btn btn-quiet";
-    b.textContent = "Dismiss";
-    b.addEventListener("click", () => dismiss(item.key));
-    p.append(b);
-  }
-  box.hidden = !box.childElementCount;
 }
 
 let started = false;
 
-export function start({ showBanner = true } = {}) {
+export function start() {
   if (started) return flush();
   started = true;
-  if (showBanner) window.addEventListener("outbox", (e) => banner(e.detail));
+  if (!ownerMeta()) core.session().then((who) => who.owner && remember(who.owner));
   window.addEventListener("online", () => flush());
   setInterval(() => flush(), TIMER_MS);
   navigator.serviceWorker?.addEventListener("message", (event) => {

@@ -1,6 +1,7 @@
 // Web Push reminders on the client: re-send the subscription on every app open, and the settings
 // panel's on/off buttons. Permission is asked only from a tap (iOS refuses otherwise).
 import { postJSON } from "./api.js";
+import { decode as fromBase64Url, encode as toBase64Url } from "./base64url.js";
 
 const API = "/api/push/subscriptions";
 const LAST = "attune-push-endpoint";
@@ -25,19 +26,6 @@ function withTimeout(promise, ms = WAIT_MS) {
     promise,
     new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), ms)),
   ]);
-}
-
-export function toBase64Url(buffer) {
-  if (!buffer) return "";
-  const bytes = new Uint8Array(buffer);
-  let text = "";
-  bytes.forEach((b) => { text += String.fromCharCode(b); });
-  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function fromBase64Url(text) {
-  const b64 = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
-  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 
 async function registration() {

@@ -1,13 +1,6 @@
 // Passkey ceremonies: JSON options from the server in, JSON credential out.
-// Uses the browser's JSON helpers where present, with a small base64url fallback for older Safari.
-
-const b64urlToBuf = (s) => {
-  const pad = "=".repeat((4 - (s.length % 4)) % 4);
-  const bin = atob((s + pad).replace(/-/g, "+").replace(/_/g, "/"));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0)).buffer;
-};
-const bufToB64url = (buf) =>
-  btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+// Uses the browser's JSON helpers where present, with the base64url codec as a fallback for older Safari.
+import { decode as b64urlToBuf, encode as bufToB64url } from "./base64url.js";
 
 export const supported = () => typeof window.PublicKeyCredential === "function";
 

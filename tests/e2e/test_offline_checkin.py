@@ -1,5 +1,5 @@
 """Offline and exactly once (issue 3 point 4): context offline, server stopped and restarted, app closed
-and reopened, a refused item explained, and the outbox emptied at sign-out."""
+and reopened, a refused item explained, and the outbox emptied at sign-out after a warning."""
 
 import threading
 import time
@@ -115,8 +115,11 @@ def test_refused_item_is_explained_and_sign_out_empties_the_outbox(live_server, 
     assert row_count(live_server) == 0
     assert page.evaluate(OUTBOX_COUNT) == 1  # parked, not silently dropped
     page.goto(f"{live_server.url}/account")
+    warnings = []
+    page.once("dialog", lambda d: (warnings.append(d.message), d.accept()))
     page.get_by_role("button", name="Sign out", exact=True).click()
     page.wait_for_url("**/signin**", timeout=10000)
+    assert warnings and warnings[0].startswith("1 check-in not sent yet.")
     assert page.evaluate(OUTBOX_COUNT) == 0
 
 
