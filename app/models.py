@@ -77,6 +77,8 @@ class Practice(db.Model):
     nudge_hours: Mapped[int] = mapped_column(Integer, default=20)
     quiet_start_minute: Mapped[int] = mapped_column(Integer, default=21 * 60)
     quiet_end_minute: Mapped[int] = mapped_column(Integer, default=8 * 60)
+    # A passkey added through a recovery link sees nothing older for this long (DESIGN 4b).
+    recovery_hold_hours: Mapped[int] = mapped_column(Integer, default=72)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
@@ -130,6 +132,10 @@ class Credential(db.Model):
     nickname: Mapped[str] = mapped_column(String(60), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Added through a recovery link (or from a session that was): hidden history until `hold_until`,
+    # which an older passkey's confirmation clears (DESIGN 4b).
+    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="credentials")
 
@@ -185,8 +191,13 @@ class UserSession(db.Model):
     reauthenticated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user_agent: Mapped[str] = mapped_column(String(200), default="")
+    # The passkey that started (or last re-confirmed) this session: its recovery hold applies here.
+    credential_id: Mapped[int | None] = mapped_column(
+        ForeignKey("credential.id", ondelete="SET NULL")
+    )
 
     user: Mapped[User] = relationship()
+    credential: Mapped["Credential | None"] = relationship()
 
 
 class WebAuthnChallenge(db.Model):

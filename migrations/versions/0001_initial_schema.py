@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 23:06:20.334110
+Create Date: 2026-11-30 03:56:41.459225
 
 """
 
@@ -34,6 +34,7 @@ def upgrade():
         sa.Column("nudge_hours", sa.Integer(), nullable=False),
         sa.Column("quiet_start_minute", sa.Integer(), nullable=False),
         sa.Column("quiet_end_minute", sa.Integer(), nullable=False),
+        sa.Column("recovery_hold_hours", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.CheckConstraint("k_anonymity >= 2", name=op.f("ck_practice_k_min")),
         sa.CheckConstraint("low_threshold BETWEEN 0 AND 10", name=op.f("ck_practice_low_range")),
@@ -239,6 +240,8 @@ def upgrade():
         sa.Column("nickname", sa.String(length=60), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("last_used_at", sa.DateTime(), nullable=True),
+        sa.Column("recovered_at", sa.DateTime(), nullable=True),
+        sa.Column("hold_until", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["user.id"], name=op.f("fk_credential_user_id_user"), ondelete="CASCADE"
         ),
@@ -311,25 +314,6 @@ def upgrade():
     )
     with op.batch_alter_table("push_subscription", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_push_subscription_user_id"), ["user_id"], unique=False)
-
-    op.create_table(
-        "user_session",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
-        sa.Column("reauthenticated_at", sa.DateTime(), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(), nullable=True),
-        sa.Column("user_agent", sa.String(length=200), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["user.id"], name=op.f("fk_user_session_user_id_user"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_user_session")),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_user_session_token_hash")),
-    )
-    with op.batch_alter_table("user_session", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_user_session_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "check_in",
@@ -424,6 +408,32 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_reminder_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "user_session",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
+        sa.Column("reauthenticated_at", sa.DateTime(), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.Column("user_agent", sa.String(length=200), nullable=False),
+        sa.Column("credential_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["credential_id"],
+            ["credential.id"],
+            name=op.f("fk_user_session_credential_id_credential"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_user_session_user_id_user"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_user_session")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_user_session_token_hash")),
+    )
+    with op.batch_alter_table("user_session", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_user_session_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
         "web_authn_challenge",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("purpose", sa.String(length=16), nullable=False),
@@ -516,6 +526,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_web_authn_challenge_expires_at"))
 
     op.drop_table("web_authn_challenge")
+    with op.batch_alter_table("user_session", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_user_session_user_id"))
+
+    op.drop_table("user_session")
     with op.batch_alter_table("reminder", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reminder_user_id"))
         batch_op.drop_index("ix_reminder_due")
@@ -526,10 +540,6 @@ def downgrade():
         batch_op.drop_index("ix_check_in_client_time")
 
     op.drop_table("check_in")
-    with op.batch_alter_table("user_session", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_user_session_user_id"))
-
-    op.drop_table("user_session")
     with op.batch_alter_table("push_subscription", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_push_subscription_user_id"))
 
