@@ -13,9 +13,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from flask import Flask, abort, g, redirect, request, session, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from .extensions import db
-from .models import UserSession, utcnow
+from .models import User, UserSession, utcnow
 
 IDLE = {
     "client": timedelta(days=30),
@@ -41,7 +42,13 @@ def token_hash(token: str) -> str:
 
 def resume(token: str, *, now: datetime) -> UserSession | None:
     """The live session for `token`, or None when revoked, timed out or the user is inactive."""
-    row = db.session.scalar(select(UserSession).where(UserSession.token_hash == token_hash(token)))
+    # The user's passkeys come in the same statement: the recovery notice and hold read them on every page.
+    query = (
+        select(UserSession)
+        .where(UserSession.token_hash == token_hash(token))
+        .options(joinedload(UserSession.user).joinedload(User.credentials))
+    )
+    row = db.session.scalars(query).unique().first()
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     role = row.user.role

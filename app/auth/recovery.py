@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from ..audit import record
-from ..extensions import db
 from ..models import Credential, User, UserSession
 from . import sessions
 
@@ -69,15 +67,14 @@ def notices(user: User, user_session: UserSession | None, *, now: datetime) -> l
     """
     if user_session is None or visible_since(user_session, now) is not None:
         return []
-    rows = db.session.scalars(
-        select(Credential).where(
-            Credential.user_id == user.id,
-            Credential.recovered_at > now - NOTICE_FOR,
-            Credential.hold_until.is_not(None),
-            Credential.id != (user_session.credential_id or 0),
-        )
-    )
-    return [Notice(c.id, c.nickname, c.recovered_at) for c in rows]
+    return [
+        Notice(c.id, c.nickname, c.recovered_at)
+        for c in user.credentials
+        if c.recovered_at is not None
+        and c.recovered_at > now - NOTICE_FOR
+        and c.hold_until is not None
+        and c.id != user_session.credential_id
+    ]
 
 
 def may_confirm(user_session: UserSession, *, now: datetime) -> bool:

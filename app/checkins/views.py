@@ -5,6 +5,7 @@ import json
 from flask import current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 
+from ..auth.recovery import visible_since
 from ..extensions import db, limiter
 from ..models import utcnow
 from ..web_session import login_required
@@ -28,7 +29,7 @@ def home():
 @bp.get("/my-check-ins")
 @login_required("client")
 def history():
-    rows = queries.history(g.user)
+    rows = queries.history(g.user, since=visible_since(g.user_session, utcnow()))
     return render_template(
         "checkins/history.html", rows=rows, lines=chart.lines(rows), grid=chart.grid(), chart=chart
     )

@@ -24,13 +24,19 @@ def _iso(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _rows(model, where, fields: list[str]) -> list[dict]:
-    rows = db.session.scalars(select(model).where(where).order_by(model.id))
+def _rows(model, where, fields: list[str], *, held=None) -> list[dict]:
+    rows = db.session.scalars(select(model).where(where, *(held or ())).order_by(model.id))
     return [{f: _iso(getattr(r, f)) for f in fields} for r in rows]
 
 
-def export(user: User, *, now: datetime) -> dict:
-    """Everything stored about `user`, as plain JSON-able data (no key material, no token hashes)."""
+def _since(column, since: datetime | None):
+    """During a recovery hold only what was recorded from `since` on (app/auth/recovery.py)."""
+    return () if since is None else (column >= since,)
+
+
+def export(user: User, *, now: datetime, since: datetime | None = None) -> dict:
+    """Everything stored about `user`, as plain JSON-able data (no key material, no token hashes);
+    with `since`, only what was recorded from then on."""
     profile_fields = ["id", "role", "display_name", "locale", "time_zone", "created_at"]
     profile_fields += ["remind_before", "remind_after", "remind_nudge"]
     profile_fields += ["quiet_start_minute", "quiet_end_minute"]
@@ -46,6 +52,7 @@ def export(user: User, *, now: datetime) -> dict:
             UserSession,
             UserSession.user_id == user.id,
             ["created_at", "last_seen_at", "revoked_at", "user_agent"],
+            held=_since(UserSession.created_at, since),
         ),
         "care_links": _rows(
             CareLink,
@@ -56,20 +63,26 @@ def export(user: User, *, now: datetime) -> dict:
             Appointment,
             Appointment.client_id == user.id,
             ["id", "therapist_id", "starts_at", "duration_minutes", "status"],
+            held=_since(Appointment.created_at, since),
         ),
         "check_ins": _rows(
             CheckIn,
             CheckIn.client_id == user.id,
             ["id", "appointment_id", "phase", "safe", "heard", "understood", "comment"]
             + ["visibility", "created_at", "received_at"],
+            held=_since(CheckIn.received_at, since),
         ),
         "push_subscriptions": _rows(
             PushSubscription,
             PushSubscription.user_id == user.id,
             ["user_agent", "created_at", "last_success_at"],
+            held=_since(PushSubscription.created_at, since),
         ),
         "reminders": _rows(
-            Reminder, Reminder.user_id == user.id, ["appointment_id", "kind", "due_at", "status"]
+            Reminder,
+            Reminder.user_id == user.id,
+            ["appointment_id", "kind", "due_at", "status"],
+            held=_since(Reminder.due_at, since),
         ),
     }
 

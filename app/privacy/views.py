@@ -5,6 +5,7 @@ import json
 from flask import Response, g, redirect, render_template, request, session, url_for
 
 from ..audit import record
+from ..auth.recovery import visible_since
 from ..extensions import db
 from ..models import utcnow
 from ..web_session import login_required
@@ -16,7 +17,7 @@ from . import bp, service
 def export():
     """A JSON download of everything stored about the signed-in user; the export is audit-logged."""
     now = utcnow()
-    data = service.export(g.user, now=now)
+    data = service.export(g.user, now=now, since=visible_since(g.user_session, now))
     record(g.user, "export_own_data", target_type="user", target_id=g.user.id)
     db.session.commit()
     body = json.dumps(data, indent=2, ensure_ascii=False)
