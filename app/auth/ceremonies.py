@@ -99,11 +99,12 @@ def redeem_invite(
     verified = passkeys.verify_registration(rp, challenge, credential)
     # The passkey exists on the device by now: an odd zone falls back to UTC rather than strand it.
     zone = body.get("time_zone") if body.get("time_zone") in IANA_ZONES else "UTC"
+    recovering = invite.user_id is not None
     user = invites.redeem(invite, display_name=name, time_zone=zone, now=now)
     if challenge.user_handle is not None:
         user.webauthn_user_id = challenge.user_handle
     row = _store(user, verified, credential, now=now, nickname=nickname or _("My device"))
-    if invite.user_id is not None:
+    if recovering:
         recovery.begin_hold(row, user, now=now)
         record(
             user,

@@ -89,6 +89,8 @@ def redeem(invite: Invite, *, display_name: str, time_zone: str, now: datetime) 
     )
     db.session.add(user)
     db.session.flush()
+    # Linked to the account it made, so erasing the account also removes the invite and its name.
+    invite.user_id = user.id
     if invite.role == "client" and invite.therapist_id:
         db.session.add(
             CareLink(therapist_id=invite.therapist_id, client_id=user.id, started_at=now)

@@ -21,6 +21,7 @@ SETTINGS = (
     "quiet_start_minute",
     "quiet_end_minute",
     "locale",
+    "recovery_hold_hours",
 )
 
 

@@ -25,6 +25,8 @@ class SettingsForm(FlaskForm):
     quiet_start = TimeField(_l("Quiet hours start"), validators=[InputRequired()])
     quiet_end = TimeField(_l("Quiet hours end"), validators=[InputRequired()])
     locale = SelectField(_l("Language"))
+    # DESIGN 4b: how long a passkey added through a recovery link sees nothing older (1 h to 30 days).
+    recovery_hold_hours = _int(_l("Recovery hold (hours)"), 1, 720)
 
     def __init__(self, *args, languages: list[str], **kwargs):
         super().__init__(*args, **kwargs)

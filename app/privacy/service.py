@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
 
+from ..audit import record
 from ..extensions import db
 from ..models import (
     Alert,
@@ -87,13 +88,41 @@ def export(user: User, *, now: datetime, since: datetime | None = None) -> dict:
     }
 
 
+def _therapist_names(user: User) -> str:
+    names = db.session.scalars(
+        select(User.display_name)
+        .join(CareLink, CareLink.therapist_id == User.id)
+        .where(CareLink.client_id == user.id)
+        .order_by(User.display_name)
+    )
+    return ", ".join(names)
+
+
 def erase(user: User) -> None:
     """Delete the account and everything hanging off it, in the caller's transaction.
 
     Audit rows stay (append-only, and they hold no check-in content); the database sets their actor to
-    NULL when the user row goes.
+    NULL when the user row goes. The erasure itself is recorded for the practice's admins, naming the
+    therapist but never the client.
     """
     uid = user.id
+    if user.role == "client":
+        therapists = _therapist_names(user)
+        detail = f"a client of {therapists}" if therapists else "a client"
+    else:
+        detail = f"a {user.role}"
+    record(None, "delete_account", practice_id=user.practice_id, detail=detail)
+    # Invites made before invites were linked to their account: the name typed by the therapist.
+    db.session.execute(
+        update(Invite)
+        .where(
+            Invite.used_at.is_not(None),
+            Invite.display_name == user.display_name,
+            Invite.therapist_id.in_(select(CareLink.therapist_id).where(CareLink.client_id == uid)),
+        )
+        .values(display_name=""),
+        execution_options={"synchronize_session": False},
+    )
     for stmt in (
         delete(Alert).where(Alert.client_id == uid),
         delete(CheckIn).where(CheckIn.client_id == uid),

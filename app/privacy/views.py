@@ -35,9 +35,7 @@ def delete_account():
     """Step one shows what will go and asks again; step two (confirm=yes) erases and signs out."""
     if request.form.get("confirm") != "yes":
         return render_template("privacy/confirm_delete.html")
-    user_id = g.user.id
     service.erase(g.user)
-    record(None, "delete_account", target_type="user", target_id=user_id)
     db.session.commit()
     session.clear()
     response = redirect(url_for("core.index", deleted=1))
