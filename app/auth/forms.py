@@ -25,8 +25,8 @@ class InviteForm(FlaskForm):
     def __init__(self, *args, roles: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.role.choices = [(r, ROLE_LABELS[r]) for r in roles]
-        if len(roles) == 1:
-            self.role.data = self.role.data or roles[0]
+        if len(roles) == 1 and self.role.data is None:  # not posted: the one choice
+            self.role.data = roles[0]
 
 
 class RenameForm(FlaskForm):
