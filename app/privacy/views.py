@@ -33,6 +33,8 @@ def export():
 @login_required("client")
 def delete_account():
     """Step one shows what will go and asks again; step two (confirm=yes) erases and signs out."""
+    if visible_since(g.user_session, utcnow()) is not None:  # a recovery could be a takeover
+        return render_template("auth/held.html"), 403
     if request.form.get("confirm") != "yes":
         return render_template("privacy/confirm_delete.html")
     service.erase(g.user)

@@ -125,6 +125,15 @@ def test_security_29_recovery_session_sees_no_history_or_export_from_before(ctx)
     assert [c["comment"] for c in _export(fresh)["check_ins"]] == ["new note"]
 
 
+def test_security_29_held_session_cannot_erase_the_account(ctx):
+    old_phone = ctx.test_client()
+    _practice, _admin, therapist, person, _old = _world(ctx, old_phone)
+    _staff, fresh, _new = _recover(ctx, therapist, person)
+    assert fresh.post("/account/delete", data={"confirm": "yes"}).status_code == 403
+    db.session.expire_all()
+    assert db.session.get(type(person), person.id) is not None
+
+
 def test_security_29_hold_lasts_the_practice_setting_then_ends(ctx):
     old_phone = ctx.test_client()
     practice, _admin, therapist, person, _old = _world(ctx, old_phone)
