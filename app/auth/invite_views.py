@@ -17,7 +17,7 @@ from flask import (
 from ..extensions import db, limiter
 from ..models import Invite, User, utcnow
 from ..web_session import login_required
-from . import bp, ceremonies, invites
+from . import bp, ceremonies, invites, recovery
 from .forms import InviteForm
 from .views import AUTH_LIMIT, begin_session, failed, json_body, relying_party
 
@@ -61,6 +61,10 @@ def invite_verify(token):
         return failed(err)
     begin_session(row, now=now)
     db.session.commit()
+    if row.recovered_at is not None:
+        recovery.passkey_recovered.send(
+            current_app._get_current_object(), user_id=row.user_id, at=now
+        )
     log.info(
         "registered user=%s role=%s recovered=%s",
         row.user_id,

@@ -8,6 +8,7 @@ account's older passkeys confirms. The account's other devices see a notice unti
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from blinker import Namespace
 from flask_babel import lazy_gettext as _l
 
 from ..audit import record
@@ -15,6 +16,9 @@ from ..models import Credential, User, UserSession
 from . import sessions
 
 NOTICE_FOR = timedelta(days=30)
+# Sent after a recovery sign-up commits, with `user_id` and `at`. Reminders (a layer above auth) listens
+# and pushes a generic notice to the account's older devices, so auth never imports reminders.
+passkey_recovered = Namespace().signal("passkey-recovered")
 
 
 class RecoveryError(Exception):

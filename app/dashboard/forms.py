@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, TimeField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms.validators import InputRequired, NumberRange, Optional
 
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}
 
@@ -25,8 +25,11 @@ class SettingsForm(FlaskForm):
     quiet_start = TimeField(_l("Quiet hours start"), validators=[InputRequired()])
     quiet_end = TimeField(_l("Quiet hours end"), validators=[InputRequired()])
     locale = SelectField(_l("Language"))
-    # DESIGN 4b: how long a passkey added through a recovery link sees nothing older (1 h to 30 days).
-    recovery_hold_hours = _int(_l("Recovery hold (hours)"), 1, 720)
+    # DESIGN 4b: how long a passkey added through a recovery link sees nothing older (1 h to 30 days);
+    # left out of a post, it stays as it is.
+    recovery_hold_hours = IntegerField(
+        _l("Recovery hold (hours)"), validators=[Optional(), NumberRange(min=1, max=720)]
+    )
 
     def __init__(self, *args, languages: list[str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -36,6 +39,8 @@ class SettingsForm(FlaskForm):
         data = {name: self[name].data for name in self._fields if name not in ("csrf_token",)}
         data["quiet_start_minute"] = _minutes(data.pop("quiet_start"))
         data["quiet_end_minute"] = _minutes(data.pop("quiet_end"))
+        if data["recovery_hold_hours"] is None:
+            del data["recovery_hold_hours"]
         return data
 
 

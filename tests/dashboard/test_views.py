@@ -201,7 +201,6 @@ SETTINGS = {
     "quiet_start": "22:30",
     "quiet_end": "07:15",
     "locale": "en",
-    "recovery_hold_hours": "72",
 }
 
 
