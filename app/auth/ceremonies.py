@@ -40,12 +40,8 @@ def plain_text(value, *, field: str, limit: int) -> str:
         raise InputError(_l("Please type plain text."), field=field)
     for char in value:
         kind = unicodedata.category(char)
-        if (
-            kind in ("Cc", "Cs", "Co")
-            and char not in "\t\n\r"
-            or kind == "Cf"
-            and char not in ALLOWED_FORMAT
-        ):
+        control = kind in ("Cc", "Cs", "Co") and char not in "\t\n\r"
+        if control or (kind == "Cf" and char not in ALLOWED_FORMAT):
             raise InputError(_l("Please remove control or invisible characters."), field=field)
     return " ".join(value.split())[:limit]
 
