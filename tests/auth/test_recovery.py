@@ -266,3 +266,27 @@ def test_recovery_session_is_bound_to_its_passkey(ctx):
     recovered = db.session.scalar(select(Credential).where(Credential.recovered_at.is_not(None)))
     row = db.session.scalar(select(UserSession).where(UserSession.credential_id == recovered.id))
     assert row is not None and recovered.hold_until > utcnow() + timedelta(hours=71)
+
+
+def test_security_29_a_recovery_link_is_single_use(ctx):
+    old_phone = ctx.test_client()
+    _practice, _admin, therapist, person, _old = _world(ctx, old_phone)
+    staff = _reinvite(ctx, therapist)
+    token = _token(staff.post(f"/invites/for/{person.id}").get_data(as_text=True))
+    _, res = flows.register(ctx.test_client(), token, SoftKey())
+    assert res.status_code == 200
+    again = ctx.test_client()
+    assert again.get(f"/invite/{token}").status_code == 410
+    opts, res = flows.register(again, token, SoftKey())
+    assert opts.status_code == 410 and res is None
+    db.session.expire_all()
+    assert len(person.credentials) == 2
+
+
+def test_security_29_guessing_recovery_links_is_rate_limited(make_app):
+    app = make_app(RATELIMIT_ENABLED=True)
+    web = app.test_client()
+    codes = [
+        web.get(f"/invite/guess-{n:04d}-{secrets.token_hex(8)}").status_code for n in range(25)
+    ]
+    assert codes[0] == 410 and codes[-1] == 429
