@@ -2,7 +2,17 @@
 
 import logging
 
-from flask import abort, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from ..extensions import db
@@ -60,6 +70,7 @@ def add_passkey_verify():
     except ceremonies.AUTH_ERRORS as err:
         return failed(err)
     db.session.commit()
+    recovery.passkeys_changed.send(current_app._get_current_object(), user_id=g.user.id, at=now)
     log.info("passkey added user=%s", g.user.id)
     return jsonify(redirect=url_for("auth.account", added=1)), 201
 
@@ -102,6 +113,7 @@ def remove_passkey(credential_id):
     if not removed:
         return render_template("auth/remove_last.html", credential=row), 409
     db.session.commit()
+    recovery.passkeys_changed.send(current_app._get_current_object(), user_id=g.user.id, at=now)
     log.info("passkey removed user=%s remaining=%s", g.user.id, len(g.user.credentials))
     return redirect(url_for("auth.account", removed=1))
 

@@ -61,10 +61,7 @@ def invite_verify(token):
         return failed(err)
     begin_session(row, now=now)
     db.session.commit()
-    if row.recovered_at is not None:
-        recovery.passkey_recovered.send(
-            current_app._get_current_object(), user_id=row.user_id, at=now
-        )
+    recovery.passkeys_changed.send(current_app._get_current_object(), user_id=row.user_id, at=now)
     log.info(
         "registered user=%s role=%s recovered=%s",
         row.user_id,

@@ -16,9 +16,10 @@ from ..models import Credential, User, UserSession
 from . import sessions
 
 NOTICE_FOR = timedelta(days=30)
-# Sent after a recovery sign-up commits, with `user_id` and `at`. Reminders (a layer above auth) listens
-# and pushes a generic notice to the account's older devices, so auth never imports reminders.
-passkey_recovered = Namespace().signal("passkey-recovered")
+# Sent after a passkey is added (through a recovery link or in Settings) or removed and the change has
+# committed, with `user_id` and `at`. Reminders (a layer above auth) listens and pushes a generic notice to
+# the devices subscribed before `at` (SECURITY 28), so auth never imports reminders.
+passkeys_changed = Namespace().signal("passkeys-changed")
 
 
 class RecoveryError(Exception):

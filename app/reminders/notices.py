@@ -1,4 +1,4 @@
-"""A generic push to an account's older devices when a passkey is added through a recovery link (DESIGN 4b).
+"""A generic push to an account's devices when a passkey is added or removed (DESIGN 4b, SECURITY 28).
 
 No names and no details, only that the account changed and where to look: the banner in the app says the rest.
 """
@@ -10,7 +10,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ..auth.recovery import passkey_recovered
+from ..auth.recovery import passkeys_changed
 from ..extensions import db
 from ..models import PushSubscription, User
 from . import keys
@@ -31,9 +31,9 @@ def notice_payload(*, locale: str) -> str:
     )
 
 
-@passkey_recovered.connect
+@passkeys_changed.connect
 def notify_older_devices(app, *, user_id: int, at) -> int:
-    """Push the notice to subscriptions made before the recovery; returns how many were accepted."""
+    """Push the notice to subscriptions made before the change; returns how many were accepted."""
     subscriptions = db.session.scalars(
         select(PushSubscription).where(
             PushSubscription.user_id == user_id, PushSubscription.created_at < at

@@ -25,6 +25,19 @@ def papp(make_app):
     )
 
 
+def subscribe(owner, sub):
+    """A push subscription made on one of `owner`'s devices before today."""
+    db.session.add(
+        PushSubscription(
+            user_id=owner.id,
+            endpoint=sub.endpoint,
+            p256dh=sub.p256dh,
+            auth=sub.auth,
+            created_at=utcnow() - timedelta(days=1),
+        )
+    )
+
+
 def test_security_28_recovery_pushes_a_generic_notice_to_older_devices(papp):
     with papp.app_context(), PushReceiver() as rx:
         practice = factories.practice()
@@ -34,16 +47,8 @@ def test_security_28_recovery_pushes_a_generic_notice_to_older_devices(papp):
         )
         factories.credential(person)
         old_sub, other_user_sub = rx.new_subscription(), rx.new_subscription()
-        for owner, sub in ((person, old_sub), (therapist, other_user_sub)):
-            db.session.add(
-                PushSubscription(
-                    user_id=owner.id,
-                    endpoint=sub.endpoint,
-                    p256dh=sub.p256dh,
-                    auth=sub.auth,
-                    created_at=utcnow() - timedelta(days=3),
-                )
-            )
+        subscribe(person, old_sub)
+        subscribe(therapist, other_user_sub)
         db.session.commit()
         staff = papp.test_client()
         factories.sign_in(staff, therapist)
@@ -59,3 +64,23 @@ def test_security_28_recovery_pushes_a_generic_notice_to_older_devices(papp):
         for private in ("Ottoline", "Brackenbury", "Winifred", "Quill", "recovery link"):
             assert private not in text
         assert rx.errors == [] and rx.rejections == []
+
+
+def test_security_28_adding_or_removing_a_passkey_notifies_the_accounts_devices(papp):
+    with papp.app_context(), PushReceiver() as rx:
+        admin = factories.user(factories.practice(), "admin", display_name="Ottoline Brackenbury")
+        subscribe(admin, rx.new_subscription())
+        first = factories.credential(admin)
+        db.session.commit()
+        web = papp.test_client()
+        factories.sign_in(web, admin)
+        opts = web.post("/api/account/passkeys/options", json={})
+        credential = SoftKey().register(opts.get_json())
+        assert (
+            web.post("/api/account/passkeys/verify", json={"credential": credential}).status_code
+            == 201
+        )
+        assert len(rx.messages) == 1
+        assert web.post(f"/account/passkeys/{first.id}/remove").status_code == 302
+        assert len(rx.messages) == 2
+        assert all("Ottoline" not in m.payload.decode() for m in rx.messages)
