@@ -85,6 +85,8 @@ class Practice(db.Model):
     nudge_hours: Mapped[int] = _setting("nudge_hours")
     quiet_start_minute: Mapped[int] = _setting("quiet_start_minute")
     quiet_end_minute: Mapped[int] = _setting("quiet_end_minute")
+    # A passkey added through a recovery link sees nothing older for this long (DESIGN 4b).
+    recovery_hold_hours: Mapped[int] = _setting("recovery_hold_hours")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = tuple(
@@ -137,6 +139,10 @@ class Credential(db.Model):
     nickname: Mapped[str] = mapped_column(String(60), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Added through a recovery link (or from a session that was): hidden history until `hold_until`,
+    # which an older passkey's confirmation clears (DESIGN 4b).
+    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="credentials")
 
@@ -192,8 +198,13 @@ class UserSession(db.Model):
     reauthenticated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user_agent: Mapped[str] = mapped_column(String(200), default="")
+    # The passkey that started (or last re-confirmed) this session: its recovery hold applies here.
+    credential_id: Mapped[int | None] = mapped_column(
+        ForeignKey("credential.id", ondelete="SET NULL")
+    )
 
     user: Mapped[User] = relationship()
+    credential: Mapped["Credential | None"] = relationship()
 
 
 class WebAuthnChallenge(db.Model):

@@ -72,6 +72,8 @@ PRACTICE = (
     # Quiet hours, in minutes after local midnight.
     Setting("quiet_start_minute", 21 * HOUR, 0, DAY - 1, _l("Quiet hours start"), True),
     Setting("quiet_end_minute", 8 * HOUR, 0, DAY - 1, _l("Quiet hours end"), True),
+    # Recovery hold (DESIGN 4b): a passkey added through a recovery link sees nothing older for this long.
+    Setting("recovery_hold_hours", 72, 1, 30 * 24, _l("Recovery hold (hours)")),
 )
 BY_NAME = {s.name: s for s in PRACTICE}
 # What the admin's settings page may change: the numbers above and the practice's language.

@@ -1,15 +1,65 @@
-"""Request glue: find the signed-in user from the cookie's session token, and guard views by role."""
+"""Request glue: find the signed-in user from the cookie's session token, guard views by role, and
+keep every `next` redirect on our own origin.
 
+The session-row lookup lives here, in the kernel, so no feature package is needed to load a request's
+user; starting and revoking sessions are auth's business (app/auth/sessions.py).
+"""
+
+import hashlib
+import unicodedata
+from datetime import datetime, timedelta
 from functools import wraps
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from flask import Flask, abort, g, redirect, request, session, url_for
-from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
-from .models import utcnow
+from .extensions import db
+from .models import User, UserSession, utcnow
+
+IDLE = {
+    "client": timedelta(days=30),
+    "therapist": timedelta(minutes=30),
+    "admin": timedelta(minutes=30),
+}
+ABSOLUTE = {
+    "client": timedelta(days=180),
+    "therapist": timedelta(hours=12),
+    "admin": timedelta(hours=12),
+}
+TOUCH_EVERY = timedelta(seconds=60)
+NEXT_MAX = 2000
 
 
 def init_app(app: Flask) -> None:
     app.before_request(load_user)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def resume(token: str, *, now: datetime) -> UserSession | None:
+    """The live session for `token`, or None when revoked, timed out or the user is inactive."""
+    # The user's passkeys come in the same statement: the recovery notice and hold read them on every page.
+    query = (
+        select(UserSession)
+        .where(UserSession.token_hash == token_hash(token))
+        .options(joinedload(UserSession.user).joinedload(User.credentials))
+    )
+    row = db.session.scalars(query).unique().first()
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    role = row.user.role
+    if now - row.last_seen_at > IDLE[role] or now - row.created_at > ABSOLUTE[role]:
+        row.revoked_at = now
+        db.session.commit()
+        return None
+    if now - row.last_seen_at > TOUCH_EVERY:
+        row.last_seen_at = now
+        db.session.commit()
+    return row
 
 
 def load_user() -> None:
@@ -20,25 +70,12 @@ def load_user() -> None:
     token = session.get("sid")
     if not token:
         return
-    from .auth import sessions  # here, not at the top: auth.views imports this module
-
-    row = sessions.resume(token, now=utcnow())
+    row = resume(token, now=utcnow())
     if row is None:
         session.pop("sid", None)
         return
     g.user_session = row
     g.user = row.user
-
-
-def sign_in(user, *, now) -> None:
-    """Start a fresh session: a new cookie, so a pre-sign-in cookie is useless afterwards."""
-    from .auth import sessions
-
-    token = sessions.start(user, now=now, user_agent=request.user_agent.string)
-    session.clear()
-    session.permanent = True
-    session["sid"] = token
-    generate_csrf()  # made now, so later pages never have to change the cookie
 
 
 def login_required(*roles: str):
@@ -60,8 +97,36 @@ def login_required(*roles: str):
     return decorator
 
 
-def safe_next(target: str | None, default: str) -> str:
-    """Only follow a same-site relative path, never `//host` or an absolute URL."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+def _suspicious(text: str) -> bool:
+    """Anything a browser might read as another host: control or non-ASCII characters (look-alike
+    slashes), backslashes, whitespace, an empty path segment (`//`) or a dot segment."""
+    if any(ord(c) > 126 or unicodedata.category(c).startswith("C") for c in text):
+        return True
+    path = text.split("?", 1)[0].split("#", 1)[0]
+    return (
+        "\\" in text
+        or " " in text
+        or not path.startswith("/")
+        or "//" in path
+        or any(s in (".", "..") for s in path.split("/"))
+    )
+
+
+def safe_next(target, default: str) -> str:
+    """`target` as a same-origin path (rebuilt from its parsed parts), else `default`.
+
+    Browsers strip tabs and newlines and read backslashes as slashes, so `/\\t/evil.example` would
+    leave the site: every decoding of the value must look like a plain absolute path.
+    """
+    if not isinstance(target, str) or not target or len(target) > NEXT_MAX:
+        return default
+    decoded, seen = target, set()
+    while decoded not in seen:
+        seen.add(decoded)
+        if _suspicious(decoded):
+            return default
+        decoded = unquote(decoded)
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return urlunsplit(("", "", parts.path, parts.query, parts.fragment))

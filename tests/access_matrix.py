@@ -34,9 +34,10 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("auth.sign_in", "GET"):                   (200, 302, 302, 302, 302, 302, 302),
     ("auth.sign_in_options", "POST"):          (200, 200, 200, 200, 200, 200, 200),
     ("auth.sign_in_verify", "POST"):           (400, 400, 400, 400, 400, 400, 400),
-    ("auth.invite_landing", "GET"):            (200, 200, 200, 200, 200, 200, 200),
-    ("auth.invite_options", "POST"):           (200, 200, 200, 200, 200, 200, 200),
-    ("auth.invite_verify", "POST"):            (400, 400, 400, 400, 400, 400, 400),
+    # The invite's creator cannot open it in their own signed-in browser (issue 9.3): 403.
+    ("auth.invite_landing", "GET"):            (200, 200, 200, 403, 200, 403, 200),
+    ("auth.invite_options", "POST"):           (200, 200, 200, 403, 200, 403, 200),
+    ("auth.invite_verify", "POST"):            (400, 400, 400, 403, 400, 403, 400),
     ("auth.session_info", "GET"):              (401, 200, 200, 200, 200, 200, 200),
     ("auth.sign_out", "POST"):                 (302, 302, 302, 302, 302, 302, 302),
     # Account: every signed-in role, own rows only.
@@ -47,6 +48,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("auth.add_passkey_verify", "POST"):       (401, 400, 400, 400, 400, 400, 400),
     ("auth.set_time_zone", "POST"):            (401, 200, 200, 200, 200, 200, 200),
     ("auth.sign_out_everywhere", "POST"):      (302, 302, 302, 302, 302, 302, 302),
+    ("auth.confirm_recovery", "POST"):         (302, 403, 403, 403, 403, 403, 403),
     ("privacy.export", "GET"):                 (302, 200, 200, 200, 200, 200, 200),
     ("privacy.delete_account", "POST"):        (302, 200, 200, 403, 403, 403, 403),
     # Client pages and APIs.

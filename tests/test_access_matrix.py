@@ -226,6 +226,7 @@ def body_for(endpoint: str, method: str, ids: dict, role: str | None, now) -> di
             "nudge_hours": "20",
             "quiet_start": "21:00",
             "quiet_end": "08:00",
+            "recovery_hold_hours": "72",
             "locale": "en",
         },
     }

@@ -30,16 +30,6 @@ TOP_MODULES = {"app", "app.cli", "app.demo"}
 # Linter directives are not a reason: a bare noqa or type-ignore comment does not say why.
 DIRECTIVE = re.compile(r"noqa(:\s*[A-Z]+\d+(\s*,\s*[A-Z]+\d+)*)?|type:\s*ignore(\[[^\]]*\])?")
 
-# Known violations that other branches of issue 8 remove while this test lands: alerts as their own package
-# below check-ins (8.1), the check-in windows in app/windows.py (8.2), auth without the web_session <-> auth
-# cycle (8.5). (file, imported module or "in-function"). The lead empties this after merging those
-# branches (the test below fails on any entry that no longer matches, so it cannot go stale); never add to it.
-EXPECTED_FIXED_BY_MERGE = {
-    ("app/web_session.py", "app.auth.sessions"),
-    ("app/web_session.py", "in-function"),
-    ("app/auth/views.py", "in-function"),
-}
-
 
 def _dotted(root: pathlib.Path, path: pathlib.Path) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
@@ -148,18 +138,8 @@ def violations(root: pathlib.Path = ROOT) -> list[tuple[str, int, str, str]]:
 
 def test_layering_and_function_imports():
     found = violations()
-    unexpected = [
-        f"{rel}:{line}: {message}"
-        for rel, line, key, message in found
-        if (rel, key) not in EXPECTED_FIXED_BY_MERGE
-    ]
+    unexpected = [f"{rel}:{line}: {message}" for rel, line, _key, message in found]
     assert not unexpected, "layering broken:\n" + "\n".join(unexpected)
-
-
-def test_the_allowlist_holds_only_what_is_still_broken():
-    """Once a branch fixes its violation, its allowlist entry must go, so nothing slips back in."""
-    found = {(rel, key) for rel, _line, key, _message in violations()}
-    assert not EXPECTED_FIXED_BY_MERGE - found, sorted(EXPECTED_FIXED_BY_MERGE - found)
 
 
 @pytest.mark.parametrize(

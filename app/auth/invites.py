@@ -17,6 +17,9 @@ WHO_MAY_INVITE = {"admin": {"therapist", "admin"}, "therapist": {"client"}}
 class InviteError(Exception):
     """An invite that cannot be used; the message is safe to show."""
 
+    status = 410
+    field = None
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -86,6 +89,8 @@ def redeem(invite: Invite, *, display_name: str, time_zone: str, now: datetime) 
     )
     db.session.add(user)
     db.session.flush()
+    # Linked to the account it made, so erasing the account also removes the invite and its name.
+    invite.user_id = user.id
     if invite.role == "client" and invite.therapist_id:
         db.session.add(
             CareLink(therapist_id=invite.therapist_id, client_id=user.id, started_at=now)
@@ -109,6 +114,14 @@ def may_reinvite(actor: User, person: User) -> bool:
         )
         return link is not None
     return False
+
+
+def revoke_issued_by(creator_id: int, *, now: datetime) -> int:
+    """Revoke every unused invite a person issued (their account is being deactivated)."""
+    stmt = update(Invite).where(
+        Invite.created_by_id == creator_id, Invite.used_at.is_(None), Invite.revoked_at.is_(None)
+    )
+    return db.session.execute(stmt.values(revoked_at=now)).rowcount
 
 
 def pending_for(creator: User, *, now: datetime) -> list[Invite]:

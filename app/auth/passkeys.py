@@ -35,10 +35,15 @@ from ..models import Credential, User, WebAuthnChallenge
 log = logging.getLogger("attune.auth")
 CHALLENGE_TTL = timedelta(minutes=5)
 TIMEOUT_MS = 120_000
+# The credential id column's size, and WebAuthn's own bound (Level 3, credential id of at most 1023 bytes).
+MAX_CREDENTIAL_ID = 1023
 
 
 class PasskeyError(Exception):
     """A ceremony that failed; the message is plain words safe to show the person."""
+
+    status = 400
+    field = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,12 @@ def verify_registration(rp: RelyingParty, challenge: WebAuthnChallenge, credenti
                 "your phone's own browser."
             )
         ) from err
+    if len(verified.credential_id) > MAX_CREDENTIAL_ID:
+        raise PasskeyError(
+            _l(
+                "This passkey's id is longer than 1,023 bytes, so it cannot be stored. Try another device."
+            )
+        )
     if db.session.scalar(
         select(Credential.id).where(Credential.credential_id == verified.credential_id)
     ):
@@ -139,7 +150,9 @@ def verify_registration(rp: RelyingParty, challenge: WebAuthnChallenge, credenti
     return verified
 
 
-def store_credential(user: User, verified, credential: dict, *, now: datetime, nickname: str):
+def store_credential(
+    user: User, verified, credential: dict, *, now: datetime, nickname: str
+) -> Credential:
     transports = credential.get("response", {}).get("transports") or []
     known = {t.value for t in AuthenticatorTransport}
     row = Credential(
@@ -155,6 +168,7 @@ def store_credential(user: User, verified, credential: dict, *, now: datetime, n
         last_used_at=now,
     )
     db.session.add(row)
+    db.session.flush()
     return row
 
 
@@ -169,8 +183,10 @@ def authentication_options(rp: RelyingParty, *, now: datetime):
     return json.loads(options_to_json(options)), handle
 
 
-def verify_authentication(rp: RelyingParty, challenge: WebAuthnChallenge, credential: dict, *, now):
-    """Return the user the credential proves, after checking it belongs to the claimed userHandle."""
+def verify_authentication(
+    rp: RelyingParty, challenge: WebAuthnChallenge, credential: dict, *, now
+) -> Credential:
+    """Return the stored passkey the assertion proves, after checking it belongs to the claimed userHandle."""
     try:
         raw_id = base64url_to_bytes(credential["rawId"])
         handle = credential["response"].get("userHandle")
@@ -199,4 +215,4 @@ def verify_authentication(rp: RelyingParty, challenge: WebAuthnChallenge, creden
     row.sign_count = verified.new_sign_count
     row.backed_up = bool(verified.credential_backed_up)
     row.last_used_at = now
-    return row.user
+    return row

@@ -1,33 +1,24 @@
-"""Revocable server-side sessions: the cookie holds a random token, the database its hash."""
+"""Revocable server-side sessions: the cookie holds a random token, the database its hash.
 
-import hashlib
+Looking a session up on each request is the kernel's job (app/web_session.py); starting, re-confirming
+and revoking them is auth's.
+"""
+
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from ..extensions import db
-from ..models import User, UserSession
+from ..models import Credential, User, UserSession
+from ..web_session import token_hash
 
-IDLE = {
-    "client": timedelta(days=30),
-    "therapist": timedelta(minutes=30),
-    "admin": timedelta(minutes=30),
-}
-ABSOLUTE = {
-    "client": timedelta(days=180),
-    "therapist": timedelta(hours=12),
-    "admin": timedelta(hours=12),
-}
-TOUCH_EVERY = timedelta(seconds=60)
 RECENT_AUTH = timedelta(minutes=10)
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def start(user: User, *, now: datetime, user_agent: str = "") -> str:
+def start(
+    user: User, *, now: datetime, user_agent: str = "", credential: Credential | None = None
+) -> str:
     """Create a session row for a fresh sign-in and return the cookie token."""
     token = secrets.token_urlsafe(32)
     db.session.add(
@@ -38,25 +29,16 @@ def start(user: User, *, now: datetime, user_agent: str = "") -> str:
             last_seen_at=now,
             reauthenticated_at=now,
             user_agent=user_agent[:200],
+            credential_id=credential.id if credential is not None else None,
         )
     )
     return token
 
 
-def resume(token: str, *, now: datetime) -> UserSession | None:
-    """The live session for `token`, or None when revoked, timed out or the user is inactive."""
-    row = db.session.scalar(select(UserSession).where(UserSession.token_hash == token_hash(token)))
-    if row is None or row.revoked_at is not None or not row.user.active:
-        return None
-    role = row.user.role
-    if now - row.last_seen_at > IDLE[role] or now - row.created_at > ABSOLUTE[role]:
-        row.revoked_at = now
-        db.session.commit()
-        return None
-    if now - row.last_seen_at > TOUCH_EVERY:
-        row.last_seen_at = now
-        db.session.commit()
-    return row
+def reauthenticated(row: UserSession, credential: Credential, *, now: datetime) -> None:
+    """A fresh passkey assertion inside a live session: recent again, and bound to that passkey."""
+    row.reauthenticated_at = now
+    row.credential_id = credential.id
 
 
 def revoke(row: UserSession, *, now: datetime) -> None:
@@ -70,6 +52,14 @@ def revoke_all(user_id: int, *, now: datetime, keep: int | None = None) -> int:
     )
     if keep is not None:
         stmt = stmt.where(UserSession.id != keep)
+    return db.session.execute(stmt.values(revoked_at=now)).rowcount
+
+
+def revoke_for_credential(credential_id: int, *, now: datetime) -> int:
+    """Revoke the sessions a passkey started, so removing it also signs that device out."""
+    stmt = update(UserSession).where(
+        UserSession.credential_id == credential_id, UserSession.revoked_at.is_(None)
+    )
     return db.session.execute(stmt.values(revoked_at=now)).rowcount
 
 

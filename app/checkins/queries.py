@@ -50,12 +50,14 @@ def home_state(client: User, *, now: datetime) -> dict:
     }
 
 
-def history(client: User, *, limit: int = 200) -> list[CheckIn]:
-    """The client's own check-ins with their appointments, newest first."""
+def history(client: User, *, limit: int = 200, since: datetime | None = None) -> list[CheckIn]:
+    """The client's own check-ins, newest first; only those received from `since` on when set
+    (a recovery hold, app/auth/recovery.py)."""
+    held = () if since is None else (CheckIn.received_at >= since,)
     return list(
         db.session.scalars(
             select(CheckIn)
-            .where(CheckIn.client_id == client.id)
+            .where(CheckIn.client_id == client.id, *held)
             .order_by(CheckIn.created_at.desc(), CheckIn.id.desc())
             .options(selectinload(CheckIn.appointment))
             .limit(limit)

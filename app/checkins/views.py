@@ -9,6 +9,7 @@ from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
+from ..auth.recovery import visible_since
 from ..errors import error_response
 from ..extensions import csrf, db, limiter
 from ..models import utcnow
@@ -65,7 +66,7 @@ def home():
 @bp.get("/my-check-ins")
 @login_required("client")
 def history():
-    sessions = by_session(queries.history(g.user))
+    sessions = by_session(queries.history(g.user, since=visible_since(g.user_session, utcnow())))
     return render_template(
         "checkins/history.html", sessions=sessions[::-1], panels=panels(sessions)
     )

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from .. import settings
 from ..audit import record
-from ..auth import sessions
+from ..auth import invites, sessions
 from ..extensions import db
 from ..models import Practice, User
 
@@ -26,6 +26,7 @@ def deactivate(user: User, *, by: User, now: datetime) -> None:
         user.active = False
         user.deactivated_at = now
         sessions.revoke_all(user.id, now=now)
+        invites.revoke_issued_by(user.id, now=now)
         record(by, "deactivate_user", target_type="user", target_id=user.id)
 
 

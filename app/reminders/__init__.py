@@ -22,4 +22,4 @@ def _config_from_env(state) -> None:
             state.app.config[name] = kind(os.environ[name])
 
 
-from . import cli, views  # noqa: E402,F401
+from . import cli, notices, views  # noqa: E402,F401

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 04:05:24.070322
+Create Date: 2026-11-30 04:31:20.619972
 
 """
 
@@ -34,6 +34,7 @@ def upgrade():
         sa.Column("nudge_hours", sa.Integer(), nullable=False),
         sa.Column("quiet_start_minute", sa.Integer(), nullable=False),
         sa.Column("quiet_end_minute", sa.Integer(), nullable=False),
+        sa.Column("recovery_hold_hours", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.CheckConstraint(
             "after_reminder_minutes BETWEEN 0 AND 1440",
@@ -69,6 +70,10 @@ def upgrade():
         sa.CheckConstraint(
             "quiet_start_minute BETWEEN 0 AND 1439",
             name=op.f("ck_practice_quiet_start_minute_range"),
+        ),
+        sa.CheckConstraint(
+            "recovery_hold_hours BETWEEN 1 AND 720",
+            name=op.f("ck_practice_recovery_hold_hours_range"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_practice")),
     )
@@ -272,6 +277,8 @@ def upgrade():
         sa.Column("nickname", sa.String(length=60), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("last_used_at", sa.DateTime(), nullable=True),
+        sa.Column("recovered_at", sa.DateTime(), nullable=True),
+        sa.Column("hold_until", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["user.id"], name=op.f("fk_credential_user_id_user"), ondelete="CASCADE"
         ),
@@ -344,25 +351,6 @@ def upgrade():
     )
     with op.batch_alter_table("push_subscription", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_push_subscription_user_id"), ["user_id"], unique=False)
-
-    op.create_table(
-        "user_session",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
-        sa.Column("reauthenticated_at", sa.DateTime(), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(), nullable=True),
-        sa.Column("user_agent", sa.String(length=200), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["user.id"], name=op.f("fk_user_session_user_id_user"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_user_session")),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_user_session_token_hash")),
-    )
-    with op.batch_alter_table("user_session", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_user_session_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "check_in",
@@ -457,6 +445,32 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_reminder_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "user_session",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
+        sa.Column("reauthenticated_at", sa.DateTime(), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.Column("user_agent", sa.String(length=200), nullable=False),
+        sa.Column("credential_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["credential_id"],
+            ["credential.id"],
+            name=op.f("fk_user_session_credential_id_credential"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_user_session_user_id_user"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_user_session")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_user_session_token_hash")),
+    )
+    with op.batch_alter_table("user_session", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_user_session_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
         "web_authn_challenge",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("purpose", sa.String(length=16), nullable=False),
@@ -549,6 +563,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_web_authn_challenge_expires_at"))
 
     op.drop_table("web_authn_challenge")
+    with op.batch_alter_table("user_session", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_user_session_user_id"))
+
+    op.drop_table("user_session")
     with op.batch_alter_table("reminder", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reminder_user_id"))
         batch_op.drop_index("ix_reminder_due")
@@ -559,10 +577,6 @@ def downgrade():
         batch_op.drop_index("ix_check_in_client_time")
 
     op.drop_table("check_in")
-    with op.batch_alter_table("user_session", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_user_session_user_id"))
-
-    op.drop_table("user_session")
     with op.batch_alter_table("push_subscription", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_push_subscription_user_id"))
 

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import time_machine
 
+from app import web_session
 from app.auth import sessions
 from app.extensions import db
 from tests import factories
@@ -62,17 +63,17 @@ def test_absolute_timeout_for_staff_is_12_hours_even_when_active(ctx):
     now = START
     while now < START + timedelta(hours=11, minutes=50):
         now += timedelta(minutes=20)
-        assert sessions.resume(token, now=now) is not None
-    assert sessions.resume(token, now=START + timedelta(hours=12, minutes=1)) is None
+        assert web_session.resume(token, now=now) is not None
+    assert web_session.resume(token, now=START + timedelta(hours=12, minutes=1)) is None
 
 
 def test_resume_rules_directly(ctx):
     therapist = factories.user(factories.practice(), "therapist")
     token = sessions.start(therapist, now=START)
     db.session.commit()
-    assert sessions.resume(token, now=START + timedelta(minutes=30)) is not None
-    assert sessions.resume(token, now=START + timedelta(minutes=61)) is None
-    assert sessions.resume("not-a-token", now=START) is None
+    assert web_session.resume(token, now=START + timedelta(minutes=30)) is not None
+    assert web_session.resume(token, now=START + timedelta(minutes=61)) is None
+    assert web_session.resume("not-a-token", now=START) is None
 
 
 def test_sign_out_everywhere_ends_every_session_of_that_user_only(app, ctx):
