@@ -78,7 +78,8 @@ def erase(user: User) -> None:
     """Delete the account and everything hanging off it, in the caller's transaction.
 
     Audit rows stay (append-only, and they hold no check-in content); the database sets their actor to
-    NULL when the user row goes.
+    NULL when the user row goes. Published anonymous cells and comments stay too: they are k-anonymous,
+    linked to no one, and changing them would show what this person had answered (DESIGN 4).
     """
     uid = user.id
     for stmt in (
