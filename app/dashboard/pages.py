@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Alert, Appointment, CareLink, CheckIn, User
+from ..reminders.status import reminder_status
 from . import alerts, anonymity, stats
 from .charts import Series, line_chart
 
@@ -120,7 +121,7 @@ def client_page(therapist: User, client: User, *, now: datetime) -> dict:
             .order_by(Appointment.starts_at)
             .limit(5)
         ).all(),
-        "reminders": _reminder_status(client.id),
+        "reminders": reminder_status(client.id),
         "describe": alerts.describe,
     }
 
@@ -134,14 +135,6 @@ def _pairs(check_ins):
     return sorted(
         by_appt.values(), key=lambda p: (p.get("after") or p["before"]).created_at, reverse=True
     )[:20]
-
-
-def _reminder_status(user_id: int) -> dict | None:
-    try:
-        from ..reminders.status import reminder_status
-    except ImportError:
-        return None
-    return reminder_status(user_id)
 
 
 def admin_overview(practice, *, now: datetime) -> dict:
