@@ -197,6 +197,16 @@ class Ledger:
         )
 
 
+def nested(inner, outer) -> bool:
+    """Cell definitions (audience, scope, kind, start, end): `outer` covers all of `inner`."""
+    return (
+        inner[0] == outer[0]
+        and outer[1] in (None, inner[1])
+        and outer[3] <= inner[3]
+        and inner[4] <= outer[4]
+    )
+
+
 def period_of(months, quarters, cell):
     bounds = anonymity._bounds(months)
     idx = cell.months(quarters)
@@ -227,6 +237,9 @@ class AnonymityOverTime(RuleBasedStateMachine):
         # (audience, scope, kind, period start) -> (values, contents, k, first seen)
         self.views = {}
         self.seen_comments = {}  # (therapist, month start) -> Counter of texts
+        for who in range(len(self.clients)):  # a first month with enough answers to publish
+            self.check_in(who, True, 0, who, comment=True)
+            self.check_in(who, False, 0, 10 - who, comment=False)
 
     # --- actions --------------------------------------------------------------------------------
 
@@ -260,7 +273,7 @@ class AnonymityOverTime(RuleBasedStateMachine):
         )
 
     @rule(
-        whos=st.lists(st.integers(0, 6), min_size=2, max_size=7, unique=True),
+        whos=st.lists(st.integers(0, 6), min_size=3, max_size=7, unique=True),
         anon=st.sampled_from((True, True, False)),
         late_days=st.sampled_from((0, 30)),
     )
@@ -357,19 +370,43 @@ class AnonymityOverTime(RuleBasedStateMachine):
             rows = [r for r in self.ledger.rows if r["id"] in ids]
             k = self.scans[-1][1]  # a new cell appears right after the scan that published it
             assert len({r["client"] for r in rows}) == s.clients >= k and len(rows) == s.n >= k
-            self.views[key] = (values, ids, k, self.now)
+            self.views[key] = (values, ids, k, end)
             SEEN_VIEWS[which] += 1
         self._no_two_views_isolate_fewer_than_k()
 
+    def _no_container_minus_its_parts_isolates_fewer_than_k(self, by_id):
+        """A quarter minus its shown months, a practice cell minus its shown therapists' cells."""
+        for key, (_, ids, k, end) in self.views.items():
+            which, scope, kind, start = key
+            parts = [
+                (v[1], v[2])
+                for other, v in self.views.items()
+                if other != key
+                and nested((*other, v[3]), (*key, end))
+                and (
+                    (other[1] == scope and other[2] == "m" and kind == "q")
+                    or (scope is None and other[1] is not None and other[2:] == (kind, start))
+                )
+            ]
+            if len(parts) >= 2:
+                union = frozenset().union(*(p[0] for p in parts))
+                people = len({by_id[x] for x in ids ^ union})
+                smallest = min([k, *(p[1] for p in parts)])
+                assert people == 0 or people >= smallest, (key, people)
+
     def _no_two_views_isolate_fewer_than_k(self):
         by_id = {r["id"]: r["client"] for r in self.ledger.rows}
+        self._no_container_minus_its_parts_isolates_fewer_than_k(by_id)
         items = list(self.views.items())
-        for i, (key_a, (_, ids_a, k_a, _)) in enumerate(items):
-            for key_b, (_, ids_b, k_b, _) in items[i + 1 :]:
-                if key_a[0] != key_b[0]:
-                    continue  # admins and therapists see different audiences
-                if not (ids_a <= ids_b or ids_b <= ids_a):
-                    continue
+        for i, (key_a, (_, ids_a, k_a, end_a)) in enumerate(items):
+            for key_b, (_, ids_b, k_b, end_b) in items[i + 1 :]:
+                if not (
+                    nested((*key_a, end_a), (*key_b, end_b))
+                    or nested((*key_b, end_b), (*key_a, end_a))
+                ):
+                    continue  # disjoint periods, or admins' and therapists' different audiences
+                # What one holds and the other not, either way (an erasure between two publications
+                # leaves rows only in the older one).
                 diff = ids_a ^ ids_b
                 people = len({by_id[x] for x in diff})
                 assert people == 0 or people >= min(k_a, k_b), (key_a, key_b, people)
