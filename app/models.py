@@ -292,50 +292,53 @@ class CheckIn(db.Model):
         return self.safe + self.heard + self.understood
 
 
-class AggregateSnapshot(db.Model):
-    """A practice's published anonymous cells (DESIGN 4), rebuilt by `flask alerts scan` so renders read
-    them instead of re-running the practice-wide suppression pass. Valid only for its window and k, and
-    while every contributing client still exists (their AggregateClient rows go with the account)."""
+class PublishedPeriod(db.Model):
+    """A closed calendar month or quarter whose anonymous cells were decided, once (DESIGN 4: nothing shown
+    may change by one person). The row exists even when no cell of the period could be shown, so a period
+    is never reconsidered with later data, a later k, or after an erasure."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id", ondelete="CASCADE"))
-    audience: Mapped[str] = mapped_column(String(12))  # "anonymous" or "all"
-    last_month: Mapped[datetime] = mapped_column(UTCDateTime)
+    audience: Mapped[str] = mapped_column(String(12))  # "anonymous" (therapists) or "all" (admins)
+    kind: Mapped[str] = mapped_column(String(1))  # "m" or "q"
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     k: Mapped[int] = mapped_column(Integer)
-    clients: Mapped[int] = mapped_column(Integer)
-    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (UniqueConstraint("practice_id", "audience"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "practice_id", "audience", "kind", "starts_at", name="uq_published_period"
+        ),
+    )
 
 
-class AggregateCell(db.Model):
-    """One shown cell of a snapshot; the means are stored in tenths (they are shown to one decimal)."""
+class PublishedCell(db.Model):
+    """One shown k-anonymous cell of a published period, written once and never updated. Exact sums are
+    kept (pages show means to one decimal and counts rounded down to 5) so a later period's cells can be
+    checked against it. No foreign key to users: it is anonymous data, and erasing an account leaves it."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    snapshot_id: Mapped[int] = mapped_column(
-        ForeignKey("aggregate_snapshot.id", ondelete="CASCADE")
+    period_id: Mapped[int] = mapped_column(
+        ForeignKey("published_period.id", ondelete="CASCADE"), index=True
     )
     therapist_id: Mapped[int | None] = mapped_column(Integer)  # None: the whole practice
-    kind: Mapped[str] = mapped_column(String(1))  # "m" or "q"
-    period: Mapped[int] = mapped_column(Integer)
     clients: Mapped[int] = mapped_column(Integer)
     n: Mapped[int] = mapped_column(Integer)
-    safe: Mapped[int] = mapped_column(Integer)
+    safe: Mapped[int] = mapped_column(Integer)  # sums
     heard: Mapped[int] = mapped_column(Integer)
     understood: Mapped[int] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_aggregate_cell_scope", "snapshot_id", "therapist_id"),)
 
+class PublishedComment(db.Model):
+    """An anonymous comment published with its therapist's month cell, in a shuffled batch."""
 
-class AggregateClient(db.Model):
-    """A client counted in a snapshot; erasing the account deletes the row, invalidating the snapshot."""
-
-    snapshot_id: Mapped[int] = mapped_column(
-        ForeignKey("aggregate_snapshot.id", ondelete="CASCADE"), primary_key=True
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(
+        ForeignKey("published_period.id", ondelete="CASCADE"), index=True
     )
-    client_id: Mapped[int] = mapped_column(
-        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    therapist_id: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
 
 
 class Alert(db.Model):

@@ -1,19 +1,24 @@
 """Anonymous aggregates that clients can trust (DESIGN 4, SECURITY check 39).
 
 A cell is (scope, period): scope is the whole practice (None) or one therapist; period is a fixed calendar
-month or quarter (UTC, so every viewer sees the same boundaries), and only completed ones, so a cell never
-changes while someone watches it grow. Which cells may be shown is decided in `suppression.py`.
+month or quarter (UTC, so every viewer sees the same boundaries). Nothing shown may change by one person:
 
-The database returns one row per (therapist, month, client) with counts and sums: aggregates over the
-covering index, never check-ins. That pass is practice-wide (seconds at 1M check-ins), so `refresh`, run by
-`flask alerts scan`, stores its result (`snapshots.py`) and renders read that; nothing is kept in memory.
+- a check-in counts in the period in which the server *received* it, so a late one (dated weeks back on
+  the phone) never lands in a period already shown;
+- a period is published only after it has ended, once, by `refresh` (run by `flask alerts scan`): its
+  shown cells, the k it used and its comments are stored (`snapshots.py`) and never change, whatever is
+  erased or whichever k is set later;
+- when a quarter is published after some of its months, those months' cells are fixed: the suppression
+  pass (`suppression.py`) hides new cells rather than them, and if an erasure has changed any of their
+  data since, the quarter shows nothing (its difference from the months would be the erased person).
+
+Periods of different calendar quarters hold disjoint check-ins, so each quarter is decided on its own.
 """
 
 import random
-from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import CheckIn, User
@@ -33,14 +38,13 @@ __all__ = [
 ]
 
 MONTHS = 12
-# A month is closed a week after it ends, so late offline check-ins land before anyone sees it.
-SETTLE = timedelta(days=7)
+COMMENTS_PER_MONTH = 30
+AUDIENCES = (("anonymous",), ("named", "anonymous"))
 
 
 def months_window(now: datetime, count: int = MONTHS) -> list[date]:
-    """First days of the last `count` completed (and settled) calendar months, oldest first."""
-    settled = (now - SETTLE).astimezone(UTC).date()
-    first = settled.replace(day=1)
+    """First days of the last `count` calendar months that have ended (UTC), oldest first."""
+    first = now.astimezone(UTC).date().replace(day=1)
     out = []
     for _ in range(count):
         first = (first - timedelta(days=1)).replace(day=1)
@@ -68,10 +72,14 @@ def _bounds(months: list[date]) -> list[datetime]:
     return [datetime(m.year, m.month, 1, tzinfo=UTC) for m in [*months, after]]
 
 
-def atoms(practice_id: int, months: list[date], *, visibilities=("anonymous",)) -> list[Atom]:
-    """Per (therapist, month, client) counts and sums of after-session check-ins (one query)."""
+def atoms(
+    practice_id: int, months: list[date], *, visibilities=("anonymous",), only=None
+) -> list[Atom]:
+    """Per (therapist, month, client) counts and sums of after-session check-ins, by the month the
+    server received them (one query); `only` limits it to a contiguous run of month indexes."""
+    first, last = (0, len(months) - 1) if only is None else (min(only), max(only))
     bounds = _bounds(months)
-    b = bucket(CheckIn.created_at, bounds).label("b")
+    b = bucket(CheckIn.received_at, bounds).label("b")
     therapists = select(User.id).where(User.practice_id == practice_id, User.role == "therapist")
     rows = db.session.execute(
         select(
@@ -85,8 +93,8 @@ def atoms(practice_id: int, months: list[date], *, visibilities=("anonymous",)) 
         )
         .where(
             CheckIn.therapist_id.in_(therapists),
-            CheckIn.created_at >= bounds[0],
-            CheckIn.created_at < bounds[-1],
+            CheckIn.received_at >= bounds[first],
+            CheckIn.received_at < bounds[last + 1],
             CheckIn.phase == "after",
             CheckIn.visibility.in_(visibilities),
         )
@@ -105,76 +113,106 @@ def practice_cells(
     therapist_id: int | None = None,
     periods: list[tuple[str, int]] | None = None,
 ):
-    """(months, quarters, shown cells) for a practice: the practice's own cells, plus one therapist's
+    """(months, quarters, published cells) for a practice: the practice's own cells, plus one therapist's
     (`therapist_id`) or every therapist's cells of some `periods` ((kind, index) pairs); all when neither.
-
-    Read from the snapshot that `flask alerts scan` keeps (one indexed statement); when there is none for
-    this window and k, or a counted client has been erased since, computed live (correct, but it reads
-    every after-check-in of the window, so slow for big practices until the next scan).
-    """
+    One indexed statement over the published rows; a period not yet published shows nothing."""
     months = months_window(now)
     quarters = quarters_of(months)
-    wanted = snapshots.wanted(therapist_id, periods)
-    k, shown = snapshots.load(practice_id, visibilities, months, wanted)
-    if shown is None:
-        shown = _live(practice_id, k, months, quarters, visibilities)[0]
+    shown = snapshots.load(
+        practice_id,
+        snapshots.audience(visibilities),
+        months,
+        quarters,
+        therapist_id=therapist_id,
+        periods=periods,
+    )
     return months, quarters, shown
 
 
-def _live(practice_id, k, months, quarters, visibilities) -> tuple[dict[Cell, Shown], set[int]]:
-    """The suppression pass over the database's atoms, and the clients they count."""
-    found = atoms(practice_id, months, visibilities=visibilities)
-    shown = publish(found, k=k, month_count=len(months), quarters=quarters)
-    return shown, {a.client_id for a in found}
-
-
-AUDIENCES = (("anonymous",), ("named", "anonymous"))
-
-
 def refresh(practice, *, now: datetime) -> None:
-    """Rebuild the practice's snapshots for the current window (the caller commits).
+    """Publish every period of the window that has ended and is not yet published (the caller commits).
 
-    Every read comes before the first write, so SQLite's write lock is held only for the inserts."""
+    Every read of a calendar quarter comes before its writes, so SQLite's write lock is held briefly."""
     months = months_window(now)
     quarters = quarters_of(months)
-    built = [
-        (visibilities, *_live(practice.id, practice.k_anonymity, months, quarters, visibilities))
-        for visibilities in AUDIENCES
-    ]
-    for visibilities, shown, clients in built:
-        snapshots.store(practice, visibilities, months, shown, clients, now=now)
+    for visibilities in AUDIENCES:
+        which = snapshots.audience(visibilities)
+        done = snapshots.published(practice.id, which, snapshots.instant(months[0]))
+        for group in _calendar_quarters(months):
+            _publish_quarter(practice, visibilities, which, done, months, quarters, group, now)
 
 
-def comments(
-    therapist_id: int, months: list[date], shown_months: list[int], *, per_month: int = 30
-) -> dict[int, list[str]]:
-    """Anonymous comments of the shown therapist months only, in random order, keyed by month (no
-    dates); at most `per_month` of each, picked at random by the database."""
-    if not shown_months:
-        return {}
+def _calendar_quarters(months: list[date]) -> list[list[int]]:
+    """The window's month indexes grouped by calendar quarter (the oldest group may be partial)."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, m in enumerate(months):
+        groups.setdefault((m.year, (m.month - 1) // 3), []).append(i)
+    return list(groups.values())
+
+
+def _publish_quarter(practice, visibilities, which, done, months, quarters, group, now) -> None:
+    """Decide the unpublished periods of one calendar quarter, with its published cells held fixed."""
+    new = [("m", i) for i in group if ("m", snapshots.instant(months[i])) not in done]
+    whole = [qi for qi, q in enumerate(quarters) if q == group]
+    if whole and ("q", snapshots.instant(months[group[0]])) not in done:
+        new.append(("q", whole[0]))
+    if not new:
+        return
+    mine = {("m", i) for i in group} | {("q", qi) for qi in whole}
+    fixed = {
+        c: s
+        for c, s in snapshots.load(practice.id, which, months, quarters).items()
+        if (c.kind, c.index) in mine
+    }
+    found = atoms(practice.id, months, visibilities=visibilities, only=group)
+    result = publish(
+        found,
+        k=practice.k_anonymity,
+        month_count=len(months),
+        quarters=quarters,
+        fixed=frozenset(fixed),
+        periods=set(new),
+    )
+    changed = any(
+        c not in result or (result[c].n, result[c].totals) != (s.n, s.totals)
+        for c, s in fixed.items()
+    )
+    # If an erasure touched a published cell, any new cell over it could isolate that person.
+    shown = {} if changed else {c: s for c, s in result.items() if c not in fixed}
+    texts = {}
+    if which == "anonymous":
+        texts = {
+            (c.scope, c.index): _comments(c.scope, months, c.index)
+            for c in shown
+            if c.scope is not None and c.kind == "m"
+        }
+    keys = {v: k for k, v in snapshots.keys(months, quarters).items()}
+    snapshots.store(
+        practice, which, [keys[p] for p in new], shown, texts, months, quarters, now=now
+    )
+
+
+def _comments(therapist_id: int, months: list[date], month: int) -> list[str]:
+    """The anonymous comments of one therapist month, at most COMMENTS_PER_MONTH, shuffled."""
     bounds = _bounds(months)
-    b = bucket(CheckIn.created_at, bounds).label("b")
-    windows = [
-        CheckIn.created_at.between(bounds[m], bounds[m + 1] - timedelta(microseconds=1))
-        for m in shown_months
-    ]
-    rows = db.session.execute(
-        select(b, CheckIn.comment)
-        .where(
+    texts = db.session.scalars(
+        select(CheckIn.comment).where(
             CheckIn.therapist_id == therapist_id,
-            or_(*windows),
+            CheckIn.received_at >= bounds[month],
+            CheckIn.received_at < bounds[month + 1],
             CheckIn.phase == "after",
             CheckIn.visibility == "anonymous",
             CheckIn.comment != "",
         )
-        .order_by(func.random())
-        .limit(per_month * len(shown_months))
-    )
-    out = defaultdict(list)
-    for month, text in rows:
-        if month in shown_months and len(out[month]) < per_month:
-            out[month].append(text)
-    shuffle = random.SystemRandom().shuffle
-    for texts in out.values():
-        shuffle(texts)
-    return dict(out)
+    ).all()
+    rng = random.SystemRandom()
+    texts = rng.sample(texts, min(len(texts), COMMENTS_PER_MONTH))
+    rng.shuffle(texts)
+    return texts
+
+
+def comments(
+    therapist_id: int, months: list[date], shown_months: list[int]
+) -> dict[int, list[str]]:
+    """The published anonymous comments of a therapist's shown months, keyed by month (no dates)."""
+    return snapshots.load_comments(therapist_id, months, shown_months)

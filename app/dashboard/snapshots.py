@@ -1,18 +1,18 @@
-"""Published anonymous cells kept in the database, so a render reads them instead of re-running the
-practice-wide suppression pass (DESIGN 4, and DESIGN 6: the web tier keeps no state of its own).
+"""Published anonymous cells and comments: written once per closed period, never changed (DESIGN 4).
 
-`flask alerts scan` rebuilds them (`anonymity.refresh`). A snapshot is used only for the window and k it
-was built for, and only while every client counted in it still exists: erasing an account deletes its
-`AggregateClient` rows (ON DELETE CASCADE), the stored count no longer matches, and the next render falls
-back to the live pass, so an erased client's contribution is gone at once.
+A period (calendar month or quarter, UTC) is published by `anonymity.refresh` after it has ended: one
+`PublishedPeriod` row (with the k it was decided under), one `PublishedCell` per shown cell and, for a
+therapist's shown month, its anonymous comments in a shuffled batch. Later check-ins, erasures and a new
+k never touch these rows, so no one can learn one person's answers by watching a cell change. Renders read
+them in one indexed statement and never read a check-in.
 """
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import and_, insert, or_, select
 
 from ..extensions import db
-from ..models import AggregateCell, AggregateClient, AggregateSnapshot, Practice
+from ..models import PublishedCell, PublishedComment, PublishedPeriod
 from .suppression import Cell, Shown
 
 
@@ -21,113 +21,152 @@ def audience(visibilities) -> str:
     return "all" if "named" in visibilities else "anonymous"
 
 
-def _month(first: date) -> datetime:
+def instant(first: date) -> datetime:
+    """A period's first instant (UTC), its key in the published tables."""
     return datetime(first.year, first.month, 1, tzinfo=UTC)
 
 
-def wanted(therapist_id: int | None, periods: list[tuple[str, int]] | None):
-    """Which stored cells a page needs (see `anonymity.practice_cells`), or None for all of them."""
-    if therapist_id is not None:
-        return or_(AggregateCell.therapist_id.is_(None), AggregateCell.therapist_id == therapist_id)
-    if periods is not None:
-        chosen = [
-            and_(AggregateCell.kind == kind, AggregateCell.period == i) for kind, i in periods
-        ]
-        return or_(AggregateCell.therapist_id.is_(None), *chosen)
-    return None
+def keys(months: list[date], quarters: list[list[int]]) -> dict[tuple[str, datetime], tuple]:
+    """(kind, first instant) -> (kind, index) for the periods of a window."""
+    out = {("m", instant(m)): ("m", i) for i, m in enumerate(months)}
+    out.update({("q", instant(months[q[0]])): ("q", i) for i, q in enumerate(quarters)})
+    return out
+
+
+def published(practice_id: int, which: str, since: datetime) -> set[tuple[str, datetime]]:
+    """(kind, first instant) of the periods already decided for this audience."""
+    rows = db.session.execute(
+        select(PublishedPeriod.kind, PublishedPeriod.starts_at).where(
+            PublishedPeriod.practice_id == practice_id,
+            PublishedPeriod.audience == which,
+            PublishedPeriod.starts_at >= since,
+        )
+    )
+    return {(kind, at) for kind, at in rows}
 
 
 def load(
-    practice_id: int, visibilities, months: list[date], cells=None
-) -> tuple[int, dict[Cell, Shown] | None]:
-    """(the practice's k, its stored cells matching the condition `cells`, or None when no valid
-    snapshot exists), in one statement: the practice left-joined to its valid snapshot and its cells."""
-    counted = (
-        select(func.count())
-        .where(AggregateClient.snapshot_id == AggregateSnapshot.id)
-        .scalar_subquery()
-    )
-    valid = and_(
-        AggregateSnapshot.practice_id == Practice.id,
-        AggregateSnapshot.audience == audience(visibilities),
-        AggregateSnapshot.last_month == _month(months[-1]),
-        AggregateSnapshot.k == Practice.k_anonymity,
-        AggregateSnapshot.clients == counted,
-    )
+    practice_id: int,
+    which: str,
+    months: list[date],
+    quarters: list[list[int]],
+    *,
+    therapist_id: int | None = None,
+    periods: list[tuple[str, int]] | None = None,
+) -> dict[Cell, Shown]:
+    """The published cells of the window: the practice's, plus one therapist's (`therapist_id`) or every
+    therapist's cells of `periods`; all of them when neither is given."""
+    index = keys(months, quarters)
+    conditions = [
+        PublishedPeriod.practice_id == practice_id,
+        PublishedPeriod.audience == which,
+        PublishedPeriod.starts_at >= instant(months[0]),
+    ]
+    if therapist_id is not None:
+        conditions.append(
+            or_(PublishedCell.therapist_id.is_(None), PublishedCell.therapist_id == therapist_id)
+        )
+    elif periods is not None:
+        starts = {v: k for k, v in index.items()}
+        chosen = [
+            and_(PublishedPeriod.kind == kind, PublishedPeriod.starts_at == starts[(kind, i)][1])
+            for kind, i in periods
+        ]
+        conditions.append(or_(PublishedCell.therapist_id.is_(None), *chosen))
     rows = db.session.execute(
         select(
-            Practice.k_anonymity,
-            AggregateSnapshot.id,
-            AggregateCell.therapist_id,
-            AggregateCell.kind,
-            AggregateCell.period,
-            AggregateCell.clients,
-            AggregateCell.n,
-            AggregateCell.safe,
-            AggregateCell.heard,
-            AggregateCell.understood,
+            PublishedPeriod.kind,
+            PublishedPeriod.starts_at,
+            PublishedCell.therapist_id,
+            PublishedCell.clients,
+            PublishedCell.n,
+            PublishedCell.safe,
+            PublishedCell.heard,
+            PublishedCell.understood,
         )
-        .select_from(Practice)
-        .outerjoin(AggregateSnapshot, valid)
-        .outerjoin(
-            AggregateCell,
-            and_(
-                AggregateCell.snapshot_id == AggregateSnapshot.id,
-                *([] if cells is None else [cells]),
-            ),
-        )
-        .where(Practice.id == practice_id)
-    ).all()
-    if not rows:
-        raise LookupError(f"no practice {practice_id}")
-    if rows[0][1] is None:
-        return rows[0][0], None
+        .join(PublishedCell, PublishedCell.period_id == PublishedPeriod.id)
+        .where(*conditions)
+    )
     out = {}
-    for _k, _id, t, kind, period, clients, n, safe, heard, understood in rows:
-        if kind is not None:
-            cell = Cell(t, kind, period)
-            out[cell] = Shown(cell, clients, n, safe / 10, heard / 10, understood / 10)
-    return rows[0][0], out
+    for kind, at, scope, clients, n, safe, heard, understood in rows:
+        where = index.get((kind, at))
+        if where is not None:
+            cell = Cell(scope, *where)
+            out[cell] = Shown.of(cell, clients, n, (safe, heard, understood))
+    return out
 
 
-def store(practice, visibilities, months, shown: dict[Cell, Shown], clients, *, now) -> None:
-    """Replace the practice's snapshot for this audience (the caller commits)."""
-    which = audience(visibilities)
-    db.session.execute(
-        delete(AggregateSnapshot).where(
-            AggregateSnapshot.practice_id == practice.id, AggregateSnapshot.audience == which
+def store(
+    practice,
+    which: str,
+    periods: list[tuple[str, datetime]],
+    shown: dict[Cell, Shown],
+    comments: dict[tuple[int, int], list[str]],
+    months: list[date],
+    quarters: list[list[int]],
+    *,
+    now: datetime,
+) -> None:
+    """Record `periods` as decided with their new `shown` cells and `comments` ((therapist, month index)
+    -> texts, already shuffled). The caller commits; a concurrent publisher meets the unique constraint."""
+    ids = {}
+    for kind, at in periods:
+        row = PublishedPeriod(
+            practice_id=practice.id,
+            audience=which,
+            kind=kind,
+            starts_at=at,
+            k=practice.k_anonymity,
+            published_at=now,
         )
+        db.session.add(row)
+        db.session.flush()
+        ids[(kind, at)] = row.id
+    by_index = {v: k for k, v in keys(months, quarters).items()}
+    cells = [
+        {
+            "period_id": ids[by_index[(s.cell.kind, s.cell.index)]],
+            "therapist_id": s.cell.scope,
+            "clients": s.clients,
+            "n": s.n,
+            "safe": s.totals[0],
+            "heard": s.totals[1],
+            "understood": s.totals[2],
+        }
+        for s in shown.values()
+    ]
+    if cells:
+        db.session.execute(insert(PublishedCell), cells)
+    texts = [
+        {
+            "period_id": ids[by_index[("m", month)]],
+            "therapist_id": therapist,
+            "position": i,
+            "text": text,
+        }
+        for (therapist, month), batch in comments.items()
+        for i, text in enumerate(batch)
+    ]
+    if texts:
+        db.session.execute(insert(PublishedComment), texts)
+
+
+def load_comments(therapist_id: int, months: list[date], shown_months: list[int]):
+    """A therapist's published comments of some months, keyed by month index, in their stored order."""
+    starts = {instant(months[m]): m for m in shown_months}
+    if not starts:
+        return {}
+    rows = db.session.execute(
+        select(PublishedPeriod.starts_at, PublishedComment.text)
+        .join(PublishedComment, PublishedComment.period_id == PublishedPeriod.id)
+        .where(
+            PublishedComment.therapist_id == therapist_id,
+            PublishedPeriod.kind == "m",
+            PublishedPeriod.starts_at.in_(list(starts)),
+        )
+        .order_by(PublishedPeriod.starts_at, PublishedComment.position)
     )
-    snapshot = AggregateSnapshot(
-        practice_id=practice.id,
-        audience=which,
-        last_month=_month(months[-1]),
-        k=practice.k_anonymity,
-        clients=len(clients),
-        computed_at=now,
-    )
-    db.session.add(snapshot)
-    db.session.flush()
-    if shown:
-        db.session.execute(
-            insert(AggregateCell), [_cell_row(snapshot.id, s) for s in shown.values()]
-        )
-    if clients:
-        db.session.execute(
-            insert(AggregateClient),
-            [{"snapshot_id": snapshot.id, "client_id": c} for c in sorted(clients)],
-        )
-
-
-def _cell_row(snapshot_id: int, s: Shown) -> dict:
-    return {
-        "snapshot_id": snapshot_id,
-        "therapist_id": s.cell.scope,
-        "kind": s.cell.kind,
-        "period": s.cell.index,
-        "clients": s.clients,
-        "n": s.n,
-        "safe": round(s.safe * 10),
-        "heard": round(s.heard * 10),
-        "understood": round(s.understood * 10),
-    }
+    out: dict[int, list[str]] = {}
+    for at, text in rows:
+        out.setdefault(starts[at], []).append(text)
+    return out

@@ -5,6 +5,9 @@ A cell is shown only with >= k distinct clients and >= k check-ins; then, for ev
 one contains the other, the check-ins in the bigger one but not the smaller must cover 0 or >= k distinct
 clients, and so must a container minus all its shown children of one family; otherwise the smaller cell
 is hidden, pass after pass, until nothing changes.
+
+Cells already published (`fixed`) are never hidden again (DESIGN 4: nothing shown may change): when one
+takes part in a conflict, the new cell gives way, whichever of the two is the smaller.
 """
 
 from collections import defaultdict
@@ -43,6 +46,12 @@ class Shown:
     safe: float
     heard: float
     understood: float
+    totals: tuple = ()  # exact sums of safe, heard, understood (stored, never shown)
+
+    @classmethod
+    def of(cls, cell: Cell, clients: int, n: int, totals) -> "Shown":
+        """A cell from its exact sums: means to one decimal, as shown."""
+        return cls(cell, clients, n, *(round(v / n, 1) for v in totals), totals=tuple(totals))
 
     @property
     def n_rounded(self) -> int:
@@ -51,13 +60,29 @@ class Shown:
 
 
 def publish(
-    all_atoms: list[Atom], *, k: int, month_count: int, quarters: list[list[int]]
+    all_atoms: list[Atom],
+    *,
+    k: int,
+    month_count: int,
+    quarters: list[list[int]],
+    fixed: frozenset = frozenset(),
+    periods=None,
 ) -> dict[Cell, Shown]:
-    """The cells that may be shown, with their numbers; every other cell reads 'not enough responses'."""
+    """The cells that may be shown, with their numbers; every other cell reads 'not enough responses'.
+
+    `fixed` cells are already shown and stay so; only cells of `periods` ((kind, index) pairs; every
+    period when None) may be added.
+    """
     groups = _groups(all_atoms, month_count, quarters)
     pairs = [(outer, inner) for inner in groups for outer in _containers(inner, quarters)]
-    shown = {c for c, g in groups.items() if len(g.per_client) >= k and g.n >= k}
-    while _suppress_pairs(shown, pairs, groups, k) | _suppress_residues(shown, pairs, groups, k):
+    shown = {c for c in fixed if c in groups} | {
+        c
+        for c, g in groups.items()
+        if (periods is None or (c.kind, c.index) in periods) and len(g.per_client) >= k and g.n >= k
+    }
+    while _suppress_pairs(shown, pairs, groups, k, fixed) | _suppress_residues(
+        shown, pairs, groups, k, fixed
+    ):
         pass
     return {c: groups[c].stats(c) for c in groups if c in shown}
 
@@ -78,8 +103,7 @@ class _Group:
         self.sums[2] += a.understood
 
     def stats(self, cell: Cell) -> Shown:
-        means = [round(v / self.n, 1) for v in self.sums]
-        return Shown(cell, len(self.per_client), self.n, *means)
+        return Shown.of(cell, len(self.per_client), self.n, self.sums)
 
 
 def _groups(all_atoms, month_count, quarters) -> dict[Cell, _Group]:
@@ -117,7 +141,7 @@ def _gap(outer: _Group, inner_counts: dict) -> int:
     return len(whole) - covered
 
 
-def _suppress_pairs(shown, pairs, groups, k) -> bool:
+def _suppress_pairs(shown, pairs, groups, k, fixed) -> bool:
     changed = False
     for outer, inner in pairs:
         if (
@@ -125,12 +149,14 @@ def _suppress_pairs(shown, pairs, groups, k) -> bool:
             and inner in shown
             and 0 < _gap(groups[outer], groups[inner].per_client) < k
         ):
-            shown.discard(inner)
-            changed = True
+            loser = inner if inner not in fixed else outer
+            if loser not in fixed:
+                shown.discard(loser)
+                changed = True
     return changed
 
 
-def _suppress_residues(shown, pairs, groups, k) -> bool:
+def _suppress_residues(shown, pairs, groups, k, fixed) -> bool:
     """A container minus the union of its shown children must not isolate 1..k-1 clients."""
     children = defaultdict(list)
     for outer, inner in pairs:
@@ -146,8 +172,13 @@ def _suppress_residues(shown, pairs, groups, k) -> bool:
             for client, n in groups[kid].per_client.items():
                 union[client] += n
         if 0 < _gap(groups[outer], union) < k:
-            shown.discard(min(kids, key=lambda c: (groups[c].n, _order(c))))
-            changed = True
+            movable = [c for c in kids if c not in fixed]
+            if movable:
+                shown.discard(min(movable, key=lambda c: (groups[c].n, _order(c))))
+                changed = True
+            elif outer not in fixed:
+                shown.discard(outer)
+                changed = True
     return changed
 
 

@@ -103,7 +103,9 @@ def erase(user: User) -> None:
 
     Audit rows stay (append-only, and they hold no check-in content); the database sets their actor to
     NULL when the user row goes. The erasure itself is recorded for the practice's admins, naming the
-    therapist but never the client.
+    therapist but never the client. Published anonymous cells and comments
+    stay too: they are k-anonymous, linked to no one, and changing them would show what this person had
+    answered (DESIGN 4).
     """
     uid = user.id
     if user.role == "client":

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 04:31:20.619972
+Create Date: 2026-11-30 04:32:34.542246
 
 """
 
@@ -78,23 +78,23 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_practice")),
     )
     op.create_table(
-        "aggregate_snapshot",
+        "published_period",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("practice_id", sa.Integer(), nullable=False),
         sa.Column("audience", sa.String(length=12), nullable=False),
-        sa.Column("last_month", sa.DateTime(), nullable=False),
+        sa.Column("kind", sa.String(length=1), nullable=False),
+        sa.Column("starts_at", sa.DateTime(), nullable=False),
         sa.Column("k", sa.Integer(), nullable=False),
-        sa.Column("clients", sa.Integer(), nullable=False),
-        sa.Column("computed_at", sa.DateTime(), nullable=False),
+        sa.Column("published_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["practice_id"],
             ["practice.id"],
-            name=op.f("fk_aggregate_snapshot_practice_id_practice"),
+            name=op.f("fk_published_period_practice_id_practice"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_aggregate_snapshot")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_published_period")),
         sa.UniqueConstraint(
-            "practice_id", "audience", name=op.f("uq_aggregate_snapshot_practice_id")
+            "practice_id", "audience", "kind", "starts_at", name="uq_published_period"
         ),
     )
     op.create_table(
@@ -123,54 +123,6 @@ def upgrade():
     )
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_practice_id"), ["practice_id"], unique=False)
-
-    op.create_table(
-        "aggregate_cell",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("snapshot_id", sa.Integer(), nullable=False),
-        sa.Column("therapist_id", sa.Integer(), nullable=True),
-        sa.Column("kind", sa.String(length=1), nullable=False),
-        sa.Column("period", sa.Integer(), nullable=False),
-        sa.Column("clients", sa.Integer(), nullable=False),
-        sa.Column("n", sa.Integer(), nullable=False),
-        sa.Column("safe", sa.Integer(), nullable=False),
-        sa.Column("heard", sa.Integer(), nullable=False),
-        sa.Column("understood", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["snapshot_id"],
-            ["aggregate_snapshot.id"],
-            name=op.f("fk_aggregate_cell_snapshot_id_aggregate_snapshot"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_aggregate_cell")),
-    )
-    with op.batch_alter_table("aggregate_cell", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_aggregate_cell_scope", ["snapshot_id", "therapist_id"], unique=False
-        )
-
-    op.create_table(
-        "aggregate_client",
-        sa.Column("snapshot_id", sa.Integer(), nullable=False),
-        sa.Column("client_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["client_id"],
-            ["user.id"],
-            name=op.f("fk_aggregate_client_client_id_user"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["snapshot_id"],
-            ["aggregate_snapshot.id"],
-            name=op.f("fk_aggregate_client_snapshot_id_aggregate_snapshot"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("snapshot_id", "client_id", name=op.f("pk_aggregate_client")),
-    )
-    with op.batch_alter_table("aggregate_client", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_aggregate_client_client_id"), ["client_id"], unique=False
-        )
 
     op.create_table(
         "appointment",
@@ -326,6 +278,49 @@ def upgrade():
     )
     with op.batch_alter_table("invite", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_invite_practice_id"), ["practice_id"], unique=False)
+
+    op.create_table(
+        "published_cell",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("period_id", sa.Integer(), nullable=False),
+        sa.Column("therapist_id", sa.Integer(), nullable=True),
+        sa.Column("clients", sa.Integer(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.Column("safe", sa.Integer(), nullable=False),
+        sa.Column("heard", sa.Integer(), nullable=False),
+        sa.Column("understood", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["period_id"],
+            ["published_period.id"],
+            name=op.f("fk_published_cell_period_id_published_period"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_published_cell")),
+    )
+    with op.batch_alter_table("published_cell", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_published_cell_period_id"), ["period_id"], unique=False
+        )
+
+    op.create_table(
+        "published_comment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("period_id", sa.Integer(), nullable=False),
+        sa.Column("therapist_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["period_id"],
+            ["published_period.id"],
+            name=op.f("fk_published_comment_period_id_published_period"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_published_comment")),
+    )
+    with op.batch_alter_table("published_comment", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_published_comment_period_id"), ["period_id"], unique=False
+        )
 
     op.create_table(
         "push_subscription",
@@ -581,6 +576,14 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_push_subscription_user_id"))
 
     op.drop_table("push_subscription")
+    with op.batch_alter_table("published_comment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_published_comment_period_id"))
+
+    op.drop_table("published_comment")
+    with op.batch_alter_table("published_cell", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_published_cell_period_id"))
+
+    op.drop_table("published_cell")
     with op.batch_alter_table("invite", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_invite_practice_id"))
 
@@ -605,18 +608,10 @@ def downgrade():
         batch_op.drop_index("ix_appointment_client_starts")
 
     op.drop_table("appointment")
-    with op.batch_alter_table("aggregate_client", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_aggregate_client_client_id"))
-
-    op.drop_table("aggregate_client")
-    with op.batch_alter_table("aggregate_cell", schema=None) as batch_op:
-        batch_op.drop_index("ix_aggregate_cell_scope")
-
-    op.drop_table("aggregate_cell")
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_practice_id"))
 
     op.drop_table("user")
-    op.drop_table("aggregate_snapshot")
+    op.drop_table("published_period")
     op.drop_table("practice")
     # ### end Alembic commands ###

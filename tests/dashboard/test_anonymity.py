@@ -109,13 +109,16 @@ def test_under_k_is_not_shown():
     assert anonymity.publish(to_atoms(raw), k=5, month_count=MONTHS, quarters=QUARTERS) == {}
 
 
-def test_months_are_completed_calendar_months_and_quarters_whole():
+def test_months_are_ended_calendar_months_and_quarters_whole():
     months = anonymity.months_window(datetime(2026, 11, 5, tzinfo=UTC))
-    # 5 Nov is within a week of October's end, so October is not settled yet.
-    assert months[-1] == date(2026, 9, 1) and months[0] == date(2025, 10, 1)
+    # Periods count check-ins by when the server received them, so a month is final once it ends.
+    assert months[-1] == date(2026, 10, 1) and months[0] == date(2025, 11, 1)
+    assert anonymity.months_window(datetime(2026, 11, 1, tzinfo=UTC))[-1] == date(2026, 10, 1)
+    assert anonymity.months_window(datetime(2026, 10, 31, 23, 59, tzinfo=UTC))[-1] == date(
+        2026, 9, 1
+    )
     quarters = anonymity.quarters_of(months)
     assert [months[q[0]] for q in quarters] == [
-        date(2025, 10, 1),
         date(2026, 1, 1),
         date(2026, 4, 1),
         date(2026, 7, 1),

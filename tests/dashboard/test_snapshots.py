@@ -1,13 +1,16 @@
-"""Stored anonymous cells: same numbers as the live pass, used only while valid (DESIGN 4 and 6)."""
+"""Published anonymous cells: the suppression pass's numbers, written once, read in one statement
+(DESIGN 4 and 6)."""
 
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
 
 from app.dashboard import anonymity, snapshots
 from app.extensions import db
-from app.models import AggregateCell, AggregateClient, AggregateSnapshot
+from app.models import PublishedCell, PublishedComment, PublishedPeriod
 from app.privacy.service import erase
 from tests import factories
 
@@ -36,40 +39,42 @@ def busy_practice(seed: int = 7):
             at=month_day(rng.randint(0, 4), rng.randint(1, 25)),
             visibility=rng.choice(("named", "anonymous")),
             raise_alerts=False,
+            comment=rng.choice(("", "a word")),
         )
     db.session.commit()
     return p, people
 
 
-def live(practice, visibilities):
+def one_pass(practice, visibilities):
+    """The suppression pass over the whole window at once, as a first publication does it."""
     months = anonymity.months_window(NOW)
-    return anonymity._live(
-        practice.id, practice.k_anonymity, months, anonymity.quarters_of(months), visibilities
-    )[0]
+    quarters = anonymity.quarters_of(months)
+    found = anonymity.atoms(practice.id, months, visibilities=visibilities)
+    return anonymity.publish(
+        found, k=practice.k_anonymity, month_count=len(months), quarters=quarters
+    )
 
 
-def test_stored_cells_equal_the_live_pass_for_both_audiences(ctx):
+def test_published_cells_equal_the_suppression_pass_for_both_audiences(ctx):
     p, _ = busy_practice()
-    expected = {v: live(p, v) for v in (("anonymous",), ADMIN)}
+    expected = {v: one_pass(p, v) for v in (("anonymous",), ADMIN)}
     assert expected[ADMIN] and expected[ADMIN] != expected[("anonymous",)]
-    months = anonymity.months_window(NOW)
-    assert snapshots.load(p.id, ADMIN, months) == (p.k_anonymity, None)
+    assert anonymity.practice_cells(p.id, now=NOW, visibilities=ADMIN)[2] == {}
     anonymity.refresh(p, now=NOW)
     db.session.commit()
     for visibilities, cells in expected.items():
-        assert snapshots.load(p.id, visibilities, months) == (p.k_anonymity, cells)
         assert anonymity.practice_cells(p.id, now=NOW, visibilities=visibilities)[2] == cells
-    anonymity.refresh(p, now=NOW)  # rebuilding replaces, never duplicates
+    periods = db.session.scalar(select(func.count(PublishedPeriod.id)))
+    assert periods == 2 * (12 + len(anonymity.quarters_of(anonymity.months_window(NOW))))
+    anonymity.refresh(p, now=NOW + timedelta(minutes=5))  # nothing new to publish: nothing written
     db.session.commit()
-    assert db.session.scalar(select(func.count(AggregateSnapshot.id))) == 2
-    stored = db.session.scalar(select(func.sum(AggregateSnapshot.clients)))
-    assert db.session.scalar(select(func.count()).select_from(AggregateClient)) == stored
-    assert db.session.scalar(select(func.count(AggregateCell.id))) == sum(
+    assert db.session.scalar(select(func.count(PublishedPeriod.id))) == periods
+    assert db.session.scalar(select(func.count(PublishedCell.id))) == sum(
         map(len, expected.values())
     )
 
 
-def test_a_stored_render_reads_no_check_ins(ctx):
+def test_a_published_render_reads_no_check_ins(ctx):
     p, _ = busy_practice()
     anonymity.refresh(p, now=NOW)
     db.session.commit()
@@ -86,43 +91,50 @@ def test_a_stored_render_reads_no_check_ins(ctx):
     assert len(seen) == 1 and "check_in" not in seen[0]
 
 
-def test_erasure_removes_the_clients_contribution_on_the_next_render(ctx):
-    p, t1, *_ = team()
-    people = [factories.user(p, "client", therapist=t1) for _ in range(5)]
-    for person in people:
-        check_in(person, t1, (8, 8, 8), at=month_day(0), visibility="anonymous")
-    db.session.commit()
+def test_erasure_keeps_published_cells_and_comments(ctx):
+    p, people = busy_practice()
     anonymity.refresh(p, now=NOW)
     db.session.commit()
-    cell = anonymity.Cell(t1.id, "m", len(anonymity.months_window(NOW)) - 1)
-    assert anonymity.practice_cells(p.id, now=NOW)[2][cell].clients == 5
-    erase(people[0])
+    counts = [
+        db.session.scalar(select(func.count(m.id)))
+        for m in (PublishedPeriod, PublishedCell, PublishedComment)
+    ]
+    assert counts[2] > 0
+    shown = anonymity.practice_cells(p.id, now=NOW)[2]
+    for person in people[:6]:
+        erase(person)
     db.session.commit()
-    assert db.session.scalar(select(func.count()).select_from(AggregateClient)) == 4 + 4
-    assert snapshots.load(p.id, ("anonymous",), anonymity.months_window(NOW))[1] is None
-    assert cell not in anonymity.practice_cells(p.id, now=NOW)[2]  # 4 clients < k
+    anonymity.refresh(p, now=NOW + timedelta(minutes=5))
+    db.session.commit()
+    assert counts == [
+        db.session.scalar(select(func.count(m.id)))
+        for m in (PublishedPeriod, PublishedCell, PublishedComment)
+    ]
+    assert anonymity.practice_cells(p.id, now=NOW)[2] == shown
 
 
-def test_snapshot_is_ignored_for_another_k_or_window(ctx):
+def test_a_period_is_published_once_even_by_two_concurrent_passes(ctx):
     p, _ = busy_practice()
+    months = anonymity.months_window(NOW)
+    quarters = anonymity.quarters_of(months)
     anonymity.refresh(p, now=NOW)
     db.session.commit()
-    months = anonymity.months_window(NOW)
-    later = anonymity.months_window(NOW + timedelta(days=40))
-    assert snapshots.load(p.id, ADMIN, months)[1] is not None
-    assert snapshots.load(p.id, ADMIN, later)[1] is None
-    p.k_anonymity = 6
-    db.session.commit()
-    assert snapshots.load(p.id, ADMIN, months) == (6, None)
-    assert anonymity.practice_cells(p.id, now=NOW, visibilities=ADMIN)[2] == live(p, ADMIN)
+    again = [("m", snapshots.instant(months[-1]))]
+    with pytest.raises(IntegrityError):
+        snapshots.store(p, "anonymous", again, {}, {}, months, quarters, now=NOW)
+        db.session.flush()
+    db.session.rollback()
 
 
-def test_scan_command_rebuilds_every_practice(ctx):
+def test_scan_command_publishes_every_practice(ctx):
     p, _ = busy_practice()
     other, _ = busy_practice(seed=8)
     result = ctx.test_cli_runner().invoke(args=["alerts", "scan"])
-    assert result.exit_code == 0 and "2 practice aggregate snapshot(s) rebuilt" in result.output
+    assert result.exit_code == 0, result.output
     db.session.expire_all()
-    months = anonymity.months_window(datetime.now(UTC))
+    now = datetime.now(UTC)
     for practice in (p, other):
-        assert snapshots.load(practice.id, ADMIN, months) == (5, live(practice, ADMIN))
+        done = snapshots.published(
+            practice.id, "all", snapshots.instant(anonymity.months_window(now)[0])
+        )
+        assert ("m", snapshots.instant(anonymity.months_window(now)[-1])) in done
