@@ -15,7 +15,7 @@ from app.reminders.dispatch import policy_from, run_once
 from app.reminders.keys import current
 from app.reminders.sender import Sender
 from tests import factories
-from tests.reminders.helpers import appointment, device, leaks, remember
+from tests.reminders.helpers import TEST_HOSTS, appointment, device, leaks, remember
 from tests.support.push_receiver import PushReceiver
 
 pytestmark = pytest.mark.timeout(120)
@@ -91,7 +91,7 @@ def server_payload(app, client, therapist) -> tuple[bytes, int]:
     appt = appointment(client, therapist, start, now=start - timedelta(days=1))
     with PushReceiver() as rx:
         device(client, rx.new_subscription())
-        sender = Sender(current(app), timeout=5)
+        sender = Sender(current(app), timeout=5, allowed=TEST_HOSTS)
         run_once(sender, now=start + timedelta(minutes=60), policy=policy_from(app.config))
         sender.close()
     [message] = rx.messages

@@ -15,7 +15,7 @@ from app.reminders.dispatch import policy_from, run_once
 from app.reminders.sender import Push, Sender, retry_after
 from tests.support.push_receiver import PushReceiver
 
-from .helpers import appointment, device
+from .helpers import TEST_HOSTS, appointment, device
 
 START = datetime(2026, 3, 10, 14, tzinfo=UTC)
 
@@ -50,7 +50,7 @@ def test_each_push_service_gets_its_own_aud_and_session(rapp, rctx, people, run_
         a, b = one.new_subscription(), two.new_subscription()
         device(client, a)
         device(client, b)
-        sender = Sender(keys.current(rapp), timeout=2)
+        sender = Sender(keys.current(rapp), timeout=2, allowed=TEST_HOSTS)
         run_once(sender, now=START - timedelta(hours=1), policy=policy_from(rapp.config))
         assert set(sender.sessions) == {one.origin, two.origin}
         sender.close()
@@ -79,7 +79,9 @@ def test_timeout_comes_from_config(make_app, people):
     app = make_app(VAPID_PRIVATE_KEY=VAPID_RAW, PUSH_TIMEOUT_SECONDS=0.3)
     with app.app_context(), PushReceiver() as rx:
         sub = rx.new_subscription(["hang:5"])
-        sender = Sender(keys.current(app), timeout=app.config["PUSH_TIMEOUT_SECONDS"])
+        sender = Sender(
+            keys.current(app), timeout=app.config["PUSH_TIMEOUT_SECONDS"], allowed=TEST_HOSTS
+        )
         push = Push(sub.endpoint, sub.p256dh, sub.auth, "{}", 60, "abc", "normal")
         started = utcnow()
         outcome = sender.send(push)

@@ -19,7 +19,7 @@ from tests.conftest import base_config, empty_tables, migrated
 from tests.support.push_receiver import PushReceiver
 
 from .conftest import VAPID_RAW
-from .helpers import device, leaks, remember
+from .helpers import TEST_HOSTS, device, leaks, remember
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 pytestmark = pytest.mark.slow
@@ -36,6 +36,7 @@ def worker(url: str, instance: str, *, once: bool = True, **env) -> subprocess.P
         "VAPID_SUBJECT": "mailto:tests@attune.invalid",
         "ATTUNE_INSTANCE": instance,
         "PUSH_TIMEOUT_SECONDS": "5",
+        "PUSH_EXTRA_HOSTS": ",".join(TEST_HOSTS),
         **env,
     }
     return subprocess.Popen(
