@@ -15,6 +15,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import requests
+from flask_babel import force_locale
 from py_vapid import Vapid02, VapidException
 from pywebpush import WebPushException, webpush
 
@@ -82,7 +83,8 @@ class Sender:
                 push.endpoint, allowed=self.allowed
             )  # again: rows may predate the check
         except endpoints.Refused as err:
-            return Outcome("retire", reason=f"endpoint refused: {err}")
+            with force_locale("en"):  # for the operator's log and the row, not for a person
+                return Outcome("retire", reason=f"endpoint refused: {err}")
         try:
             self.post(push)
         except WebPushException as exc:
@@ -99,7 +101,7 @@ class Sender:
             return Outcome("retire", reason=f"bad subscription keys: {type(exc).__name__}")
         except Exception as exc:  # noqa: BLE001 - anything else: record it, the batch goes on
             log.exception("push failed unexpectedly")
-            return Outcome("refused", reason=f"error: {type(exc).__name__}")
+            return Outcome("retry", reason=f"error: {type(exc).__name__}")
         return Outcome("ok", status=201)
 
     def post(self, push: Push) -> None:
