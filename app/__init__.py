@@ -8,6 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from . import config as config_module
+from . import logs
 from .extensions import babel, csrf, db, limiter, migrate
 
 
@@ -22,6 +23,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.from_mapping(config_module.from_env(app.instance_path))
     app.config.from_mapping(config or {})
+    logs.init_app(app)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
 
