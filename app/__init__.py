@@ -46,7 +46,8 @@ def create_app(config: dict | None = None) -> Flask:
 def _warn_on_unsafe_production(app: Flask) -> None:
     """Rate limits in process memory do not hold across gunicorn workers (Flask-Limiter's own warning)."""
     public = app.config["ORIGIN"].startswith("https://")
-    if public and app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+    shared = public or app.config["WEB_CONCURRENCY"] > 1
+    if shared and app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
         app.logger.warning(
             "RATELIMIT_STORAGE_URI is memory://: set it to a Redis URL so limits are shared by workers"
         )
