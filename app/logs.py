@@ -43,6 +43,18 @@ def escape(text: str) -> str:
     return CONTROL.sub(lambda m: named.get(m[0], f"\\x{ord(m[0]):02x}"), text)
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time (test runners and servers swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        """Ignored: the stream is always the current stderr."""
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record) -> bool:
         record.request_id = g.get("request_id", "-") if has_request_context() else "-"
@@ -54,7 +66,7 @@ def configure(level: str) -> None:
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == HANDLER]:
         root.removeHandler(old)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.set_name(HANDLER)
     handler.setFormatter(LineFormatter(FORMAT))
     handler.addFilter(RequestIdFilter())
