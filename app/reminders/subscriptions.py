@@ -72,7 +72,7 @@ def parse(data, *, allowed: tuple[endpoints.Extra, ...]) -> dict:
     expiry = data.get("expirationTime")
     if expiry is not None and (isinstance(expiry, bool) or not isinstance(expiry, int | float)):
         raise Invalid(_l("expirationTime must be a number or null"))
-    key = data.get("key")
+    key = data.get("key") or None  # "" when the browser does not say which key it used
     if key is not None and not (isinstance(key, str) and B64URL.fullmatch(key) and len(key) <= 100):
         raise Invalid(_l("key must be the server key the browser subscribed with"))
     return {"endpoint": endpoint, "p256dh": p256dh, "auth": auth, "replaces": replaces, "key": key}

@@ -181,7 +181,7 @@ def test_app_open_upserts_the_current_subscription(browser, live_server, client_
         for sub in (first, second):
             fake = {
                 **sub.as_dict(),
-                "endpoint": sub.endpoint.replace("http://127.0.0.1", "https://push.example"),
+                "endpoint": sub.endpoint.replace(rx.origin, "https://fcm.googleapis.com"),
             }
             page.evaluate("s => sessionStorage.setItem('fake-subscription', s)", json.dumps(fake))
             page.goto(live_server.url + "/")  # an app open
@@ -289,7 +289,7 @@ def test_reminders_turn_on_only_from_a_tap_and_off_again(browser, live_server, c
         rx = PushReceiver()
         sub = rx.new_subscription()
         rx.close()
-        fake = {**sub.as_dict(), "endpoint": "https://push.example/send/abc123"}
+        fake = {**sub.as_dict(), "endpoint": "https://fcm.googleapis.com/fcm/send/abc123"}
         page = context.new_page()
         page.goto(live_server.url + "/offline")
         wait_for_worker(page)
