@@ -23,9 +23,9 @@ from .dispatch import policy_from, run_once
 from .sender import Sender
 
 log = logging.getLogger(__name__)
-# A lost database is retried after 0.5, 1, 2 ... seconds, at most this long; `--once` gives up after
-# ONCE_TRIES failures in a row (cron runs it again).
-MAX_DB_BACKOFF = 30.0
+# A failed pass (most often a lost database) is retried after 0.5, 1, 2 ... seconds, at most this
+# long; `--once` gives up after ONCE_TRIES failures in a row (cron runs it again).
+MAX_BACKOFF = 30.0
 ONCE_TRIES = 6
 
 
@@ -58,12 +58,14 @@ def run(once: bool, interval: float, fixed_now: str | None):
                 now = started if once or fixed_now else utcnow()
                 try:
                     report = run_once(sender, now=now, policy=policy, limit=policy.batch)
-                except DBAPIError as err:
+                except Exception as err:  # noqa: BLE001 - the worker outlives any one pass
                     failures += 1
-                    lost_database(err, failures)
+                    pass_failed(err, failures)
                     if once and failures >= ONCE_TRIES:
-                        raise click.ClickException("the database stayed unreachable") from None
-                    stop.wait(min(MAX_DB_BACKOFF, 0.5 * 2 ** (failures - 1)))
+                        raise click.ClickException(
+                            "dispatching kept failing; see the log"
+                        ) from None
+                    stop.wait(min(MAX_BACKOFF, 0.5 * 2 ** (failures - 1)))
                     continue
                 failures = 0
                 if report.claimed:
@@ -88,11 +90,18 @@ def run(once: bool, interval: float, fixed_now: str | None):
             signal.signal(sig, handler)
 
 
-def lost_database(err: DBAPIError, failures: int) -> None:
-    """Log, and drop this session's connection so the next try opens a fresh one."""
-    log.warning(
-        "database unavailable (%s), attempt %s; retrying", type(err.orig).__name__, failures
-    )
+def pass_failed(err: Exception, failures: int) -> None:
+    """Log, and drop this session's connection so the next try opens a fresh one.
+
+    A lost database is expected (a restart, a failover); anything else is a bug, logged in full.
+    Reminders claimed by the failed pass are taken up again when their lease runs out.
+    """
+    if isinstance(err, DBAPIError):
+        log.warning(
+            "database unavailable (%s), attempt %s; retrying", type(err.orig).__name__, failures
+        )
+    else:
+        log.error("dispatch pass failed, attempt %s; retrying", failures, exc_info=err)
     try:
         db.session.remove()
     except DBAPIError:  # closing a dead connection may fail too; the pool discards it either way

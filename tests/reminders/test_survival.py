@@ -136,3 +136,27 @@ def test_a_failure_in_one_reminder_never_stops_the_batch(
         assert all(r.status != "sending" for r in db.session.scalars(select(Reminder)))
         if not retired:
             assert len(bad.messages) == 1
+
+
+def test_a_failed_pass_is_retried_and_its_batch_taken_up_after_the_lease(
+    monkeypatch, rctx, people, receiver, run_at
+):
+    """A bug while reading a claimed batch neither stops the worker nor loses the batch."""
+    _, therapist, client = people
+    appt_id = appointment(client, therapist, START, now=START - timedelta(days=1)).id
+    device(client, receiver.new_subscription())
+    broken = []
+
+    def load_once_broken(ids):
+        if not broken:
+            broken.append(ids)
+            raise RuntimeError("bug while reading the batch")
+        return original(ids)
+
+    original = dispatch.load_jobs
+    monkeypatch.setattr(dispatch, "load_jobs", load_once_broken)
+    run_at(START - timedelta(hours=1))  # exits 0: the failed pass was logged and retried
+    assert broken and receiver.messages == []
+    assert set(db.session.scalars(select(Reminder.status))) >= {"sending"}  # leased, not lost
+    run_at(START - timedelta(minutes=50))  # the lease has run out: taken up again
+    assert [m.json["tag"] for m in receiver.messages] == [f"checkin-{appt_id}-before"]
