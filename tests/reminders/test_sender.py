@@ -94,3 +94,28 @@ def test_retry_after_reads_seconds_and_dates():
     assert retry_after(None) is None and retry_after("soon") is None
     later = format_datetime(utcnow() + timedelta(seconds=90), usegmt=True)
     assert 80 <= retry_after(later) <= 90
+
+
+def test_redirects_are_never_followed(rapp, rctx, people, run_at):
+    _, therapist, client = people
+    appointment(client, therapist, START, now=START - timedelta(days=1))
+    with PushReceiver() as rx, PushReceiver() as elsewhere:
+        target = elsewhere.new_subscription()
+        sub = rx.new_subscription([(307, {"Location": target.endpoint})] * 3)
+        device(client, sub)
+        run_at(START - timedelta(hours=1))
+        assert [a.status for a in rx.attempts] == [307]
+        assert elsewhere.attempts == []  # the server never went where the answer pointed
+    row = db.session.scalar(select(Reminder).where(Reminder.kind == "before"))
+    assert row.status == "failed" and "redirects are not followed" in row.last_error
+
+
+def test_send_time_check_refuses_what_slipped_past_subscription(rapp, rctx, people):
+    """Defence in depth: a row written around the API (or before the allow-list) is never contacted."""
+    with PushReceiver() as rx:
+        sub = rx.new_subscription()
+        strict = Sender(keys.current(rapp), timeout=2)  # no extra hosts: 127.0.0.1 is not allowed
+        outcome = strict.send(Push(sub.endpoint, sub.p256dh, sub.auth, "{}", 60, "abc", "normal"))
+        strict.close()
+        assert outcome.kind == "retire" and "IP address" in outcome.reason
+        assert rx.attempts == []
