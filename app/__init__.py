@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
-from . import errors, security, web_session
+from . import errors, logs, security, web_session
 from .alerts import cli as alerts_cli
 from .appointments import bp as appointments_bp
 from .auth import bp as auth_bp
@@ -37,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.from_mapping(config_module.from_env(app.instance_path))
     app.config.from_mapping(config or {})
+    logs.init_app(app)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
 
@@ -55,7 +56,8 @@ def create_app(config: dict | None = None) -> Flask:
 def _warn_on_unsafe_production(app: Flask) -> None:
     """Rate limits in process memory do not hold across gunicorn workers (Flask-Limiter's own warning)."""
     public = app.config["ORIGIN"].startswith("https://")
-    if public and app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+    shared = public or app.config["WEB_CONCURRENCY"] > 1
+    if shared and app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
         app.logger.warning(
             "RATELIMIT_STORAGE_URI is memory://: set it to a Redis URL so limits are shared by workers"
         )

@@ -16,6 +16,14 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _float_or_none(value: str | None) -> float | None:
+    return float(value) if value and value.strip() else None
+
+
+def _list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 def database_url(raw: str | None, instance_path: str) -> str:
     """Normalise DATABASE_URL so `postgres://` URLs use the psycopg 3 driver."""
     if not raw:
@@ -52,12 +60,27 @@ def from_env(instance_path: str) -> dict:
         "WTF_CSRF_SSL_STRICT": secure,
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "attune"),
+        # How many processes serve requests (gunicorn reads the same variable): memory:// limits
+        # hold only with one.
+        "WEB_CONCURRENCY": int(os.environ.get("WEB_CONCURRENCY") or "1"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_HEADERS_ENABLED": True,
         "VAPID_PRIVATE_KEY": os.environ.get("VAPID_PRIVATE_KEY"),
         "VAPID_PUBLIC_KEY": os.environ.get("VAPID_PUBLIC_KEY"),
         "VAPID_SUBJECT": os.environ.get("VAPID_SUBJECT", "mailto:admin@attune.invalid"),
         "PUSH_TIMEOUT_SECONDS": float(os.environ.get("PUSH_TIMEOUT_SECONDS", "10")),
+        # Dispatcher policy (app/reminders/dispatch.py reads these and nothing else).
+        "PUSH_BATCH": int(os.environ.get("PUSH_BATCH", "50")),
+        "PUSH_MAX_ATTEMPTS": int(os.environ.get("PUSH_MAX_ATTEMPTS", "5")),
+        "PUSH_BACKOFF_SECONDS": float(os.environ.get("PUSH_BACKOFF_SECONDS", "30")),
+        "PUSH_BACKOFF_CAP_SECONDS": float(os.environ.get("PUSH_BACKOFF_CAP_SECONDS", "3600")),
+        # Empty: long enough for a whole batch of timed-out pushes (computed by the dispatcher).
+        "PUSH_LEASE_SECONDS": _float_or_none(os.environ.get("PUSH_LEASE_SECONDS")),
+        # Push services besides the browsers' own (app/reminders/endpoints.py): `host`, `host:port`
+        # or `host:*`, comma separated. Only these may be plain http or an IP address (a test receiver).
+        "PUSH_EXTRA_HOSTS": _list(os.environ.get("PUSH_EXTRA_HOSTS", "")),
         "INVITE_DAYS": int(os.environ.get("INVITE_DAYS", "7")),
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",

@@ -249,7 +249,7 @@ def body_for(endpoint: str, method: str, ids: dict, role: str | None, now) -> di
             "created_at": now.isoformat(),
         },
         "reminders.subscribe": {
-            "endpoint": f"https://push.example.test/new/{secrets.token_hex(8)}",
+            "endpoint": f"https://fcm.googleapis.com/fcm/send/new{secrets.token_hex(8)}",
             "keys": {"p256dh": p256dh(), "auth": "AAAAAAAAAAAAAAAAAAAAAA"},
         },
         "reminders.unsubscribe": {"endpoint": ids["endpoint"]},

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -11,15 +12,20 @@ from ..models import CheckIn, User
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def cell(value) -> str:
-    """Neutralise spreadsheet formulas in free text (CSV injection)."""
-    text = "" if value is None else str(value)
+def cell(value):
+    """Neutralise spreadsheet formulas in text (CSV injection); numbers stay numbers, so -0.7 is -0.7."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return value
+    text = str(value)
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def _csv(header: list[str], rows) -> str:
+    """Every text cell quoted, so a `;`-separated spreadsheet cannot split one at its semicolons."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(header)
     for row in rows:
         writer.writerow([cell(v) for v in row])

@@ -1,6 +1,11 @@
-"""`flask reminders run`: the dispatcher worker (long-running, SIGTERM-friendly) and `--once` for cron."""
+"""`flask reminders run`: the dispatcher worker (long-running, SIGTERM-friendly) and `--once` for cron.
+
+The worker outlives its database: a lost connection (a restart, a failover, an idle cut) is logged and
+retried with backoff, and the connection pool reconnects (`pool_pre_ping`).
+"""
 
 import fcntl
+import logging
 import os
 import signal
 import threading
@@ -9,12 +14,19 @@ from datetime import UTC, datetime
 
 import click
 from flask import current_app
+from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
 from ..models import utcnow
-from . import bp, keys
+from . import bp
 from .dispatch import policy_from, run_once
-from .sender import Sender
+from .sender import for_app
+
+log = logging.getLogger(__name__)
+# A failed pass (most often a lost database) is retried after 0.5, 1, 2 ... seconds, at most this
+# long; `--once` gives up after ONCE_TRIES failures in a row (cron runs it again).
+MAX_BACKOFF = 30.0
+ONCE_TRIES = 6
 
 
 @bp.cli.command("run")
@@ -29,7 +41,7 @@ def run(once: bool, interval: float, fixed_now: str | None):
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # finish the current push, then exit
     if not once:
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-    sender = Sender(keys.current(app), timeout=float(app.config["PUSH_TIMEOUT_SECONDS"]))
+    sender = for_app(app)
     policy = policy_from(app.config)
     try:
         with single_dispatcher(app, wait=not once) as ok:
@@ -37,13 +49,32 @@ def run(once: bool, interval: float, fixed_now: str | None):
                 click.echo("Another dispatcher is running on this SQLite database; exiting.")
                 return
             started = parse_now(fixed_now) if fixed_now else utcnow()
+            failures = 0
             while not stop.is_set():  # one batch per turn, so SIGTERM is honoured between batches
                 now = started if once or fixed_now else utcnow()
-                report = run_once(sender, now=now, policy=policy, limit=policy.batch)
+                try:
+                    report = run_once(sender, now=now, policy=policy, limit=policy.batch)
+                except Exception as err:  # noqa: BLE001 - the worker outlives any one pass
+                    failures += 1
+                    pass_failed(err, failures)
+                    if once and failures >= ONCE_TRIES:
+                        raise click.ClickException(
+                            "dispatching kept failing; see the log"
+                        ) from None
+                    stop.wait(min(MAX_BACKOFF, 0.5 * 2 ** (failures - 1)))
+                    continue
+                failures = 0
                 if report.claimed:
-                    click.echo(
-                        f"reminders: {report.sent} sent, {report.retried} to retry, "
-                        f"{report.skipped} skipped, {report.failed} failed"
+                    log.info(
+                        "reminders batch: %s claimed, %s sent, %s to retry, %s skipped, %s failed, "
+                        "%s errors, %s devices retired",
+                        report.claimed,
+                        report.sent,
+                        report.retried,
+                        report.skipped,
+                        report.failed,
+                        report.errors,
+                        report.retired,
                     )
                 elif once:
                     break
@@ -53,6 +84,24 @@ def run(once: bool, interval: float, fixed_now: str | None):
         sender.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def pass_failed(err: Exception, failures: int) -> None:
+    """Log, and drop this session's connection so the next try opens a fresh one.
+
+    A lost database is expected (a restart, a failover); anything else is a bug, logged in full.
+    Reminders claimed by the failed pass are taken up again when their lease runs out.
+    """
+    if isinstance(err, DBAPIError):
+        log.warning(
+            "database unavailable (%s), attempt %s; retrying", type(err.orig).__name__, failures
+        )
+    else:
+        log.error("dispatch pass failed, attempt %s; retrying", failures, exc_info=err)
+    try:
+        db.session.remove()
+    except DBAPIError:  # closing a dead connection may fail too; the pool discards it either way
+        log.warning("could not close the lost connection cleanly")
 
 
 def parse_now(text: str) -> datetime:

@@ -7,8 +7,13 @@ dispatcher run at a time. Subscriptions already served are listed in `delivered_
 
 A batch is read in three queries (`jobs.load_jobs`), then each reminder's outcome is written and committed
 on its own, so a crash resends at most the reminder in flight: round trips are the cost here, not Python.
+
+Nothing one reminder does may stop the others (issue 10.2): a failure while building, sending or recording
+it is written on that reminder as a retry with its reason, and the batch goes on. A device that can never
+work (an endpoint that is not a push service, unusable keys) is retired, the reason kept on the reminder.
 """
 
+import logging
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,15 +27,19 @@ from .jobs import Job, load_jobs
 from .rules import expires_at, send_deadline
 from .sender import Push, Sender
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Policy:
-    max_attempts: int = 5
-    backoff_base: float = 30.0  # seconds; doubles per attempt
-    backoff_cap: float = 3600.0
-    lease: timedelta = timedelta(minutes=5)
-    batch: int = 50
-    secret: str = ""
+    """How the dispatcher retries; built from config by `policy_from` (defaults live in config.py)."""
+
+    max_attempts: int
+    backoff_base: float  # seconds; doubles per attempt
+    backoff_cap: float
+    lease: timedelta
+    batch: int
+    secret: str
 
 
 @dataclass
@@ -40,6 +49,8 @@ class Report:
     skipped: int = 0
     retried: int = 0
     failed: int = 0
+    errors: int = 0
+    retired: int = 0
     pushes: int = 0
     payloads: list = field(default_factory=list)
 
@@ -80,8 +91,25 @@ def run_once(sender: Sender, *, now: datetime, policy: Policy, limit: int | None
             break
         report.claimed += len(ids)
         for job in load_jobs(ids):
-            deliver(job, sender, now=now, policy=policy, report=report)
+            deliver_safely(job, sender, now=now, policy=policy, report=report)
     return report
+
+
+def deliver_safely(job: Job, sender: Sender, *, now: datetime, policy: Policy, report: Report):
+    """`deliver`, but an unexpected failure is recorded on this reminder and the batch goes on."""
+    try:
+        deliver(job, sender, now=now, policy=policy, report=report)
+    except Exception as exc:  # noqa: BLE001 - one reminder must never stop the others
+        db.session.rollback()
+        report.errors += 1
+        log.exception("reminder %s failed; retrying later", job.reminder_id)
+        try:
+            schedule_retry(
+                job, f"error: {type(exc).__name__}", [], now=now, policy=policy, report=report
+            )
+        except Exception:  # noqa: BLE001 - the database itself is gone: its lease runs out instead
+            db.session.rollback()
+            log.warning("reminder %s: could not record the failure", job.reminder_id)
 
 
 def why_not(job: Job, *, now: datetime) -> str | None:
@@ -108,7 +136,14 @@ def deliver(job: Job, sender: Sender, *, now: datetime, policy: Policy, report: 
         status = "cancelled" if reason == "cancelled" else "skipped"
         finish(job, status=status, reason=reason, report=report)
         return
-    fields = build_push(job, now=now, policy=policy)
+    try:
+        fields = build_push(job, now=now, policy=policy)
+    except Exception as exc:  # noqa: BLE001 - a payload that cannot be built is this reminder's problem
+        log.exception("reminder %s: payload failed", job.reminder_id)
+        schedule_retry(
+            job, f"payload: {type(exc).__name__}", [], now=now, policy=policy, report=report
+        )
+        return
     outcomes = []
     for device_id, endpoint, p256dh, auth in job.devices:
         outcomes.append((device_id, sender.send(Push(endpoint, p256dh, auth, **fields))))
@@ -131,21 +166,23 @@ def build_push(job: Job, *, now: datetime, policy: Policy) -> dict:
 def record(job: Job, outcomes, *, now: datetime, policy: Policy, report: Report) -> None:
     """Write what each device's push did: prune gone devices, schedule a retry or close the row."""
     ok = [i for i, o in outcomes if o.kind == "ok"]
-    gone = [i for i, o in outcomes if o.kind == "gone"]
-    failing = [i for i, o in outcomes if o.kind in ("retry", "refused")]
+    gone = [(i, o) for i, o in outcomes if o.kind in ("gone", "retire")]
+    failing = [(i, o) for i, o in outcomes if o.kind in ("retry", "refused")]
     if ok:
         db.session.execute(
             update(PushSubscription)
             .where(PushSubscription.id.in_(ok))
-            .values(last_success_at=now, failure_count=0)
+            .values(last_success_at=now, failure_count=0, last_error="")
         )
-    if gone:
-        db.session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
-    if failing:
+    for device_id, outcome in gone:
+        retire(device_id, outcome, report=report)
+    for device_id, outcome in failing:
         db.session.execute(
             update(PushSubscription)
-            .where(PushSubscription.id.in_(failing))
-            .values(failure_count=PushSubscription.failure_count + 1)
+            .where(PushSubscription.id == device_id)
+            .values(
+                failure_count=PushSubscription.failure_count + 1, last_error=outcome.reason[:300]
+            )
         )
     job.served |= set(ok)
     errors = "; ".join(o.reason for _, o in outcomes if o.kind != "ok")
@@ -156,6 +193,13 @@ def record(job: Job, outcomes, *, now: datetime, policy: Policy, report: Report)
         finish(job, status="sent", reason=errors, report=report, sent_at=now)
     else:
         finish(job, status="failed", reason=errors or "no device", report=report)
+
+
+def retire(device_id: int, outcome, *, report: Report) -> None:
+    """Forget a device that can never receive: gone at its push service, or unusable here."""
+    report.retired += 1
+    db.session.execute(delete(PushSubscription).where(PushSubscription.id == device_id))
+    log.warning("push subscription %s retired: %s", device_id, outcome.reason)
 
 
 def schedule_retry(job: Job, errors: str, waits, *, now, policy: Policy, report: Report) -> None:
@@ -214,12 +258,13 @@ def async_commit() -> None:
 
 def policy_from(config) -> Policy:
     """The dispatch policy from config; the default lease outlasts a whole batch of timed-out pushes."""
-    batch = int(config.get("PUSH_BATCH", 50))
-    timeout = float(config.get("PUSH_TIMEOUT_SECONDS", 10))
+    batch = int(config["PUSH_BATCH"])
+    timeout = float(config["PUSH_TIMEOUT_SECONDS"])
     lease = config.get("PUSH_LEASE_SECONDS") or max(300.0, 60 + 2 * batch * timeout)
     return Policy(
-        max_attempts=int(config.get("PUSH_MAX_ATTEMPTS", 5)),
-        backoff_base=float(config.get("PUSH_BACKOFF_SECONDS", 30)),
+        max_attempts=int(config["PUSH_MAX_ATTEMPTS"]),
+        backoff_base=float(config["PUSH_BACKOFF_SECONDS"]),
+        backoff_cap=float(config["PUSH_BACKOFF_CAP_SECONDS"]),
         lease=timedelta(seconds=float(lease)),
         batch=batch,
         secret=config["SECRET_KEY"],

@@ -13,8 +13,7 @@ from sqlalchemy import select
 from ..auth.recovery import passkeys_changed
 from ..extensions import db
 from ..models import PushSubscription, User
-from . import keys
-from .sender import Push, Sender
+from .sender import Push, for_app
 
 log = logging.getLogger("attune.reminders")
 NOTICE_TTL = 24 * 60 * 60
@@ -43,7 +42,7 @@ def notify_older_devices(app, *, user_id: int, at) -> int:
         return 0
     user = db.session.get(User, user_id)
     data = notice_payload(locale=user.locale or user.practice.locale)
-    sender = Sender(keys.current(app), timeout=float(app.config["PUSH_TIMEOUT_SECONDS"]))
+    sender = for_app(app)
     try:
         outcomes = [
             sender.send(Push(s.endpoint, s.p256dh, s.auth, data, NOTICE_TTL, NOTICE_TOPIC, "high"))

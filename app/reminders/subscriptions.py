@@ -8,7 +8,6 @@ the old row instead of adding a second one.
 import base64
 import binascii
 import re
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask_babel import lazy_gettext as _l
@@ -17,52 +16,66 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import PushSubscription
+from . import endpoints
 
+# Unpadded base64url lengths: a 65-byte P-256 point, a 16-byte auth secret.
+P256DH_CHARS, AUTH_CHARS = 87, 22
 B64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+FIELDS = {"endpoint", "keys", "expirationTime", "replaces", "key"}
+KEY_FIELDS = {"p256dh", "auth"}
 
 
 class Invalid(ValueError):
     """The subscription JSON is not something a browser would send."""
 
 
-def decode(text, *, size: int | None = None) -> bytes:
-    if not isinstance(text, str) or not B64URL.fullmatch(text):
-        raise Invalid(_l("keys must be base64url"))
+def decode(text, *, chars: int, size: int) -> bytes:
+    """A base64url key of exactly `size` bytes (`chars` characters, padding allowed)."""
+    if not isinstance(text, str) or not B64URL.fullmatch(text) or len(text.rstrip("=")) != chars:
+        raise Invalid(_l("keys must be base64url strings of the right length"))
     try:
-        raw = base64.urlsafe_b64decode(text.rstrip("=") + "=" * (-len(text.rstrip("=")) % 4))
+        raw = base64.urlsafe_b64decode(text.rstrip("=") + "=" * (-chars % 4))
     except (binascii.Error, ValueError):
-        raise Invalid(_l("keys must be base64url")) from None
-    if size is not None and len(raw) != size:
+        raise Invalid(_l("keys must be base64url strings of the right length")) from None
+    if len(raw) != size:
         raise Invalid(_l("a key has the wrong length"))
     return raw
 
 
-def check_endpoint(endpoint, *, allow_http: bool) -> str:
-    """An https URL (push services all use TLS; tests may allow plain http on their own host)."""
-    if not isinstance(endpoint, str) or not 10 < len(endpoint) <= 1000:
-        raise Invalid(_l("endpoint must be a URL of at most 1000 characters"))
-    parts = urlsplit(endpoint)
-    schemes = ("https", "http") if allow_http else ("https",)
-    if parts.scheme not in schemes or not parts.hostname or parts.username or parts.password:
-        raise Invalid(_l("endpoint must be an https URL"))
-    return endpoint
-
-
-def parse(data, *, allow_http: bool) -> dict:
-    """The fields to store, from `PushSubscription.toJSON()` (plus an optional `replaces`)."""
+def parse(data, *, allowed: tuple[endpoints.Extra, ...]) -> dict:
+    """The fields to store, from `PushSubscription.toJSON()` (plus `replaces` and the app's `key`)."""
     if not isinstance(data, dict) or not isinstance(data.get("keys"), dict):
         raise Invalid(_l("send the subscription's JSON: endpoint and keys"))
-    endpoint = check_endpoint(data.get("endpoint"), allow_http=allow_http)
+    unknown = sorted(set(data) - FIELDS) + sorted(
+        f"keys.{k}" for k in set(data["keys"]) - KEY_FIELDS
+    )
+    if unknown:
+        raise Invalid(_l("unknown fields: %(names)s", names=", ".join(unknown)[:200]))
+    try:
+        endpoint = endpoints.check(data.get("endpoint"), allowed=allowed)
+    except endpoints.Refused as err:
+        raise Invalid(str(err)) from None
     p256dh, auth = data["keys"].get("p256dh"), data["keys"].get("auth")
     try:
-        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), decode(p256dh, size=65))
-    except ValueError:
+        point = decode(p256dh, chars=P256DH_CHARS, size=65)
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    except ValueError as err:
+        if isinstance(err, Invalid):
+            raise
         raise Invalid(_l("p256dh is not a P-256 public key")) from None
-    decode(auth, size=16)
+    decode(auth, chars=AUTH_CHARS, size=16)
     replaces = data.get("replaces")
-    if replaces is not None and not isinstance(replaces, str):
+    if replaces is not None and not (
+        isinstance(replaces, str) and 0 < len(replaces) <= 1000 and endpoints.printable(replaces)
+    ):
         raise Invalid(_l("replaces must be the old endpoint"))
-    return {"endpoint": endpoint, "p256dh": p256dh, "auth": auth, "replaces": replaces}
+    expiry = data.get("expirationTime")
+    if expiry is not None and (isinstance(expiry, bool) or not isinstance(expiry, int | float)):
+        raise Invalid(_l("expirationTime must be a number or null"))
+    key = data.get("key") or None  # "" when the browser does not say which key it used
+    if key is not None and not (isinstance(key, str) and B64URL.fullmatch(key) and len(key) <= 100):
+        raise Invalid(_l("key must be the server key the browser subscribed with"))
+    return {"endpoint": endpoint, "p256dh": p256dh, "auth": auth, "replaces": replaces, "key": key}
 
 
 def upsert(user, fields: dict, *, key_id: str, user_agent: str, now) -> PushSubscription:

@@ -9,7 +9,7 @@ from ..errors import error_response
 from ..extensions import db
 from ..models import utcnow
 from ..web_session import login_required
-from . import bp, keys, outbox, subscriptions
+from . import bp, endpoints, keys, outbox, subscriptions
 from .forms import ReminderSettingsForm, apply
 from .rules import timing_for
 
@@ -24,12 +24,14 @@ def push_key():
 @login_required("client")
 def subscribe():
     vapid = keys.current(current_app)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error_response(400, _("Send the subscription's JSON: endpoint and keys."))
     try:
-        fields = subscriptions.parse(request.get_json(silent=True), allow_http=_allow_http())
+        fields = subscriptions.parse(body, allowed=endpoints.extras(_extra_hosts()))
     except subscriptions.Invalid as err:
-        return error_response(400, _("That push subscription is not valid: %(why)s", why=str(err)))
-    reported = (request.get_json(silent=True) or {}).get("key")
-    key_id = keys.key_id(reported) if isinstance(reported, str) and reported else vapid.key_id
+        return error_response(422, _("That push subscription is not valid: %(why)s", why=str(err)))
+    key_id = keys.key_id(fields["key"]) if fields["key"] else vapid.key_id
     agent = request.user_agent.string or ""
     try:
         saved = subscriptions.save(g.user, fields, key_id=key_id, user_agent=agent, now=utcnow())
@@ -72,8 +74,8 @@ def save_settings():
     return redirect(url_for("auth.account", _anchor="reminders"))
 
 
-def _allow_http() -> bool:
-    return bool(current_app.config.get("PUSH_ALLOW_HTTP_ENDPOINTS"))
+def _extra_hosts():
+    return current_app.config.get("PUSH_EXTRA_HOSTS", ())
 
 
 @bp.app_context_processor

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 04:32:34.542246
+Create Date: 2026-11-30 04:43:02.852485
 
 """
 
@@ -335,6 +335,7 @@ def upgrade():
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.Column("last_success_at", sa.DateTime(), nullable=True),
         sa.Column("failure_count", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.String(length=300), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["user.id"],

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Credential, PushSubscription, utcnow
 from tests import factories
-from tests.reminders.helpers import vapid_private_raw
+from tests.reminders.helpers import TEST_HOSTS, vapid_private_raw
 from tests.support.push_receiver import PushReceiver
 
 from . import flows
@@ -20,7 +20,7 @@ from .softkey import SoftKey
 def papp(make_app):
     return make_app(
         VAPID_PRIVATE_KEY=vapid_private_raw(),
-        PUSH_ALLOW_HTTP_ENDPOINTS=True,
+        PUSH_EXTRA_HOSTS=TEST_HOSTS,
         PUSH_TIMEOUT_SECONDS=2,
     )
 

@@ -22,8 +22,8 @@ from app.extensions import db
 from app.models import Practice, utcnow
 from tests import factories
 from tests.conftest import empty_tables
+from tests.reminders.helpers import TEST_HOSTS, device, vapid_private_raw
 from tests.reminders.helpers import appointment as booked
-from tests.reminders.helpers import device, vapid_private_raw
 from tests.support.push_receiver import PushReceiver
 
 from .helpers import check_in
@@ -37,7 +37,7 @@ ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:\+00:00|Z)?"
 def papp(make_app):
     return make_app(
         VAPID_PRIVATE_KEY=vapid_private_raw(),
-        PUSH_ALLOW_HTTP_ENDPOINTS=True,
+        PUSH_EXTRA_HOSTS=TEST_HOSTS,
         PUSH_TIMEOUT_SECONDS=2,
     )
 

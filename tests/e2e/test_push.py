@@ -15,7 +15,7 @@ from app.reminders.dispatch import policy_from, run_once
 from app.reminders.keys import current
 from app.reminders.sender import Sender
 from tests import factories
-from tests.reminders.helpers import appointment, device, leaks, remember
+from tests.reminders.helpers import TEST_HOSTS, appointment, device, leaks, remember
 from tests.support.push_receiver import PushReceiver
 
 pytestmark = pytest.mark.timeout(120)
@@ -91,7 +91,7 @@ def server_payload(app, client, therapist) -> tuple[bytes, int]:
     appt = appointment(client, therapist, start, now=start - timedelta(days=1))
     with PushReceiver() as rx:
         device(client, rx.new_subscription())
-        sender = Sender(current(app), timeout=5)
+        sender = Sender(current(app), timeout=5, allowed=TEST_HOSTS)
         run_once(sender, now=start + timedelta(minutes=60), policy=policy_from(app.config))
         sender.close()
     [message] = rx.messages
@@ -181,7 +181,7 @@ def test_app_open_upserts_the_current_subscription(browser, live_server, client_
         for sub in (first, second):
             fake = {
                 **sub.as_dict(),
-                "endpoint": sub.endpoint.replace("http://127.0.0.1", "https://push.example"),
+                "endpoint": sub.endpoint.replace(rx.origin, "https://fcm.googleapis.com"),
             }
             page.evaluate("s => sessionStorage.setItem('fake-subscription', s)", json.dumps(fake))
             page.goto(live_server.url + "/")  # an app open
@@ -289,7 +289,7 @@ def test_reminders_turn_on_only_from_a_tap_and_off_again(browser, live_server, c
         rx = PushReceiver()
         sub = rx.new_subscription()
         rx.close()
-        fake = {**sub.as_dict(), "endpoint": "https://push.example/send/abc123"}
+        fake = {**sub.as_dict(), "endpoint": "https://fcm.googleapis.com/fcm/send/abc123"}
         page = context.new_page()
         page.goto(live_server.url + "/offline")
         wait_for_worker(page)

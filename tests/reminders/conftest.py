@@ -8,7 +8,7 @@ from app.models import CheckIn, User
 from tests import factories
 from tests.support.push_receiver import PushReceiver
 
-from .helpers import leaks, private_words, remember, vapid_private_raw
+from .helpers import TEST_HOSTS, leaks, private_words, remember, vapid_private_raw
 
 VAPID_RAW = vapid_private_raw()
 
@@ -17,7 +17,7 @@ VAPID_RAW = vapid_private_raw()
 def rapp(make_app):
     return make_app(
         VAPID_PRIVATE_KEY=VAPID_RAW,
-        PUSH_ALLOW_HTTP_ENDPOINTS=True,
+        PUSH_EXTRA_HOSTS=TEST_HOSTS,
         PUSH_TIMEOUT_SECONDS=0.5,
         PUSH_BACKOFF_SECONDS=10,
         PUSH_MAX_ATTEMPTS=4,

@@ -9,13 +9,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.extensions import db
 from app.models import Appointment, CheckIn, PushSubscription, utcnow
-from app.reminders import outbox, subscriptions
+from app.reminders import endpoints, outbox, subscriptions
 from app.reminders.keys import b64url
 
 EXPECTED_BODY = "Time for a quick check-in"
 URL = re.compile(r"/check-in\?appointment=(\d+)&phase=(before|after)")
 # Every decrypted payload any reminder test saw; test_zz_privacy scans them all again at the end.
 SEEN: list[dict] = []
+# The test receiver listens on 127.0.0.1, any port: the operator's extra push host in every test.
+TEST_HOSTS = ["127.0.0.1:*"]
 
 
 def vapid_private_raw() -> str:
@@ -39,7 +41,7 @@ def appointment(client, therapist, starts_at: datetime, *, minutes: int = 50, no
 
 
 def device(user, rx_sub, *, key_id: str = "test") -> PushSubscription:
-    fields = subscriptions.parse(rx_sub.as_dict(), allow_http=True)
+    fields = subscriptions.parse(rx_sub.as_dict(), allowed=endpoints.extras(TEST_HOSTS))
     row = subscriptions.upsert(user, fields, key_id=key_id, user_agent="pytest", now=utcnow())
     db.session.commit()
     return row

@@ -84,32 +84,112 @@ def test_subscription_made_with_an_old_key_is_flagged_stale(web, receiver):
     assert response.status_code == 201 and response.get_json()["stale"] is True
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        None,
-        [],
-        {"endpoint": "https://push.example/x"},
-        {"endpoint": "ftp://push.example/abc", "keys": {"p256dh": "x", "auth": "y"}},
-        {"endpoint": "https://push.example/abc", "keys": {"p256dh": "not b64!", "auth": "AAAA"}},
-        {"endpoint": "https://push.example/abc", "keys": {"p256dh": "A" * 87, "auth": "A" * 22}},
-        {"endpoint": "https://" + "a" * 1000, "keys": {}},
-        {"endpoint": 42, "keys": {"p256dh": 1, "auth": 2}},
-    ],
-)
-def test_bad_subscriptions_get_400_and_change_nothing(web, body):
+@pytest.mark.parametrize("body", [None, [], "x", 3])
+def test_a_body_that_is_not_an_object_gets_400(web, body):
     response = web.post(API, json=body) if body is not None else web.post(API, data="{")
-    assert response.status_code == 400
-    assert "error" in response.get_json()
+    assert response.status_code == 400 and "error" in response.get_json()
     assert count() == 0
 
 
-def test_http_endpoints_are_refused_unless_allowed(make_app, people, receiver):
-    strict = make_app(VAPID_PRIVATE_KEY="", PUSH_ALLOW_HTTP_ENDPOINTS=False)
+FCM = "https://fcm.googleapis.com/fcm/send/abc123"
+
+
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        ({"keys": None}, "endpoint and keys"),
+        ({"endpoint": "ftp://push.example/abc"}, "https"),
+        ({"endpoint": 42}, "1000 characters"),
+        ({"endpoint": "https://" + "a" * 1000}, "1000 characters"),
+        ({"keys": {"p256dh": "not b64!", "auth": "A" * 22}}, "base64url"),
+        ({"keys": {"p256dh": "A" * 87, "auth": "A" * 22}}, "P-256"),
+        ({"keys": {"p256dh": ["B" + "A" * 86], "auth": "A" * 22}}, "base64url"),
+        ({"keys": {"p256dh": 1, "auth": 2}}, "base64url"),
+        ("auth:" + "A" * 21, "base64url"),
+        ("auth:" + "A" * 23, "base64url"),
+        ("auth:" + "A" * 21 + "\x00", "base64url"),
+        ("auth:" + "A" * 21 + "\ud800", "base64url"),
+        ({"key": ["B" + "A" * 86]}, "server key"),
+        ({"key": "B\x00"}, "server key"),
+        ({"surprise": 1}, "surprise"),
+        ("keys.extra", "keys.extra"),
+        ({"replaces": "https://fcm.googleapis.com/\x00"}, "old endpoint"),
+        ({"replaces": ["x"]}, "old endpoint"),
+        ({"expirationTime": "soon"}, "expirationTime"),
+        # Not a push service: the server must never be made to call these (SSRF).
+        ({"endpoint": "https://[::1]:7450/x"}, "IP address"),
+        ({"endpoint": "https://127.0.0.2/x"}, "IP address"),
+        ({"endpoint": "https://169.254.169.254/latest/meta-data"}, "IP address"),
+        ({"endpoint": "https://2130706433/x"}, "IP address"),
+        ({"endpoint": "https://0x7f000001/x"}, "IP address"),
+        ({"endpoint": "https://0177.0.0.1/x"}, "IP address"),
+        ({"endpoint": "https://127.1/x"}, "IP address"),
+        ({"endpoint": "https://[::ffff:127.0.0.1]/x"}, "IP address"),
+        ({"endpoint": "https://user:pw@fcm.googleapis.com/x"}, "password"),
+        ({"endpoint": "https://fcm.googleapis.com@evil.example/x"}, "password"),
+        ({"endpoint": "https://fcm.googleapis.com:8443/x"}, "port"),
+        ({"endpoint": "https://fcm.googleapis.com:99999/x"}, "port"),
+        ({"endpoint": "http://fcm.googleapis.com/fcm/send/x"}, "https"),
+        ({"endpoint": "https://fcm.googleapis.com.evil.example/x"}, "known push service"),
+        ({"endpoint": "https://evil.example/fcm.googleapis.com/"}, "known push service"),
+        ({"endpoint": "https://a.b.push.apple.com/x"}, "known push service"),
+        ({"endpoint": "https://localhost/x"}, "known push service"),
+        ({"endpoint": "https://fcm.googleapis.com\\@evil.example/x"}, "ASCII"),
+        ({"endpoint": "https://fcm.googleapis.com/x\x00"}, "ASCII"),
+        ({"endpoint": "https://fcm.googleapis.com/\ud800"}, "ASCII"),
+        ({"endpoint": "https://fcm.googleapis.com/x y"}, "ASCII"),
+    ],
+)
+def test_bad_subscriptions_get_422_naming_the_problem(web, receiver, change, why):
+    body = {**receiver.new_subscription().as_dict(), "endpoint": FCM}
+    if isinstance(change, dict):
+        body.update(change)
+    elif change == "keys.extra":
+        body["keys"] = {**body["keys"], "extra": "x"}
+    else:
+        body["keys"] = {**body["keys"], "auth": change.split(":", 1)[1]}
+    response = web.post(API, json=body)
+    assert response.status_code == 422, body
+    assert why in response.get_json()["error"]
+    assert count() == 0
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        FCM,
+        "https://fcm.googleapis.com/wp/abc:def",
+        "https://updates.push.services.mozilla.com/wpush/v2/gAAAA",
+        "https://web.push.apple.com/QGx2z",
+        "https://wns2-db5p.notify.windows.com/w/?token=BQYAAA%2b",
+        "https://fcm.googleapis.com:443/fcm/send/x",
+    ],
+)
+def test_the_browsers_push_services_are_accepted(web, receiver, endpoint):
+    body = {**receiver.new_subscription().as_dict(), "endpoint": endpoint}
+    assert web.post(API, json=body).status_code == 201
+    assert count() == 1
+
+
+def test_the_operators_extra_host_is_accepted_on_its_port_only(make_app, people, receiver):
+    app = make_app(VAPID_PRIVATE_KEY="", PUSH_EXTRA_HOSTS=receiver.origin.split("//")[1])
+    web = app.test_client()
+    with app.app_context():
+        factories.sign_in(web, db.session.get(User, people[2].id))
+    sub = receiver.new_subscription().as_dict()
+    assert web.post(API, json=sub).status_code == 201  # plain http, an IP: the operator said so
+    other_port = {**sub, "endpoint": sub["endpoint"].replace(receiver.origin, "http://127.0.0.1:1")}
+    response = web.post(API, json=other_port)
+    assert response.status_code == 422 and "IP address" in response.get_json()["error"]
+    assert count() == 1
+
+
+def test_http_endpoints_are_refused_unless_configured(make_app, people, receiver):
+    strict = make_app(VAPID_PRIVATE_KEY="")
     web = strict.test_client()
     with strict.app_context():
         factories.sign_in(web, db.session.get(User, people[2].id))
-    assert web.post(API, json=receiver.new_subscription().as_dict()).status_code == 400
+    assert web.post(API, json=receiver.new_subscription().as_dict()).status_code == 422
 
 
 def test_unsubscribe_removes_only_your_own(rapp, web, receiver, people):
@@ -134,7 +214,7 @@ def test_only_signed_in_clients_may_subscribe(rapp, people, receiver):
 
 
 def test_writes_need_a_csrf_token(make_app, people, receiver):
-    strict = make_app(VAPID_PRIVATE_KEY="", PUSH_ALLOW_HTTP_ENDPOINTS=True, WTF_CSRF_ENABLED=True)
+    strict = make_app(VAPID_PRIVATE_KEY="", PUSH_EXTRA_HOSTS=["127.0.0.1:*"], WTF_CSRF_ENABLED=True)
     web = strict.test_client()
     with strict.app_context():
         factories.sign_in(web, db.session.get(User, people[2].id))

@@ -15,7 +15,7 @@ from app.reminders.dispatch import policy_from, run_once
 from app.reminders.sender import Push, Sender, retry_after
 from tests.support.push_receiver import PushReceiver
 
-from .helpers import appointment, device
+from .helpers import TEST_HOSTS, appointment, device
 
 START = datetime(2026, 3, 10, 14, tzinfo=UTC)
 
@@ -50,7 +50,7 @@ def test_each_push_service_gets_its_own_aud_and_session(rapp, rctx, people, run_
         a, b = one.new_subscription(), two.new_subscription()
         device(client, a)
         device(client, b)
-        sender = Sender(keys.current(rapp), timeout=2)
+        sender = Sender(keys.current(rapp), timeout=2, allowed=TEST_HOSTS)
         run_once(sender, now=START - timedelta(hours=1), policy=policy_from(rapp.config))
         assert set(sender.sessions) == {one.origin, two.origin}
         sender.close()
@@ -79,7 +79,9 @@ def test_timeout_comes_from_config(make_app, people):
     app = make_app(VAPID_PRIVATE_KEY=VAPID_RAW, PUSH_TIMEOUT_SECONDS=0.3)
     with app.app_context(), PushReceiver() as rx:
         sub = rx.new_subscription(["hang:5"])
-        sender = Sender(keys.current(app), timeout=app.config["PUSH_TIMEOUT_SECONDS"])
+        sender = Sender(
+            keys.current(app), timeout=app.config["PUSH_TIMEOUT_SECONDS"], allowed=TEST_HOSTS
+        )
         push = Push(sub.endpoint, sub.p256dh, sub.auth, "{}", 60, "abc", "normal")
         started = utcnow()
         outcome = sender.send(push)
@@ -92,3 +94,28 @@ def test_retry_after_reads_seconds_and_dates():
     assert retry_after(None) is None and retry_after("soon") is None
     later = format_datetime(utcnow() + timedelta(seconds=90), usegmt=True)
     assert 80 <= retry_after(later) <= 90
+
+
+def test_redirects_are_never_followed(rapp, rctx, people, run_at):
+    _, therapist, client = people
+    appointment(client, therapist, START, now=START - timedelta(days=1))
+    with PushReceiver() as rx, PushReceiver() as elsewhere:
+        target = elsewhere.new_subscription()
+        sub = rx.new_subscription([(307, {"Location": target.endpoint})] * 3)
+        device(client, sub)
+        run_at(START - timedelta(hours=1))
+        assert [a.status for a in rx.attempts] == [307]
+        assert elsewhere.attempts == []  # the server never went where the answer pointed
+    row = db.session.scalar(select(Reminder).where(Reminder.kind == "before"))
+    assert row.status == "failed" and "redirects are not followed" in row.last_error
+
+
+def test_send_time_check_refuses_what_slipped_past_subscription(rapp, rctx, people):
+    """Defence in depth: a row written around the API (or before the allow-list) is never contacted."""
+    with PushReceiver() as rx:
+        sub = rx.new_subscription()
+        strict = Sender(keys.current(rapp), timeout=2)  # no extra hosts: 127.0.0.1 is not allowed
+        outcome = strict.send(Push(sub.endpoint, sub.p256dh, sub.auth, "{}", 60, "abc", "normal"))
+        strict.close()
+        assert outcome.kind == "retire" and "IP address" in outcome.reason
+        assert rx.attempts == []

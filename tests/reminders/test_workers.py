@@ -9,17 +9,17 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from app import create_app
 from app.extensions import db
-from app.models import Appointment, Reminder, utcnow
+from app.models import Appointment, PushSubscription, Reminder, utcnow
 from tests import factories
 from tests.conftest import base_config, empty_tables, migrated
 from tests.support.push_receiver import PushReceiver
 
 from .conftest import VAPID_RAW
-from .helpers import device, leaks, remember
+from .helpers import TEST_HOSTS, device, leaks, remember
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 pytestmark = pytest.mark.slow
@@ -36,6 +36,7 @@ def worker(url: str, instance: str, *, once: bool = True, **env) -> subprocess.P
         "VAPID_SUBJECT": "mailto:tests@attune.invalid",
         "ATTUNE_INSTANCE": instance,
         "PUSH_TIMEOUT_SECONDS": "5",
+        "PUSH_EXTRA_HOSTS": ",".join(TEST_HOSTS),
         **env,
     }
     return subprocess.Popen(
@@ -131,7 +132,7 @@ def test_four_workers_share_2000_reminders_on_postgresql(pg_app, tmp_path):
         assert all(leaks(m, []) == [] for m in rx.messages)
         remember(rx.messages[:20])
     assert statuses() == Counter({"sent": 2000})
-    busy = [out for out, _ in outputs if "sent" in out]
+    busy = [err for _, err in outputs if "reminders batch" in err]
     assert len(busy) >= 2, outputs  # the work really was shared
 
 
@@ -188,3 +189,99 @@ def test_the_long_running_worker_sends_and_stops_on_sigterm(rapp, rctx, people, 
         looping.send_signal(signal.SIGTERM)
         looping.communicate(timeout=20)
         assert looping.returncode == 0
+
+
+def legacy_device(user, endpoint: str) -> None:
+    """A subscription stored before endpoints were checked (or written around the API)."""
+    sub = PushReceiver().new_subscription()
+    db.session.add(
+        PushSubscription(
+            user_id=user.id, endpoint=endpoint, p256dh=sub.p256dh, auth=sub.auth, vapid_key_id=""
+        )
+    )
+    db.session.commit()
+
+
+def test_a_forged_endpoint_never_stops_the_worker(rapp, rctx, people, tmp_path):
+    """Issue 10.2's reproduction: `https://[::1]:7450/x` made py_vapid raise and the worker exit."""
+    practice, therapist, victim = people
+    other = factories.user(practice, "client", therapist=therapist)
+    db.session.commit()
+    url = rapp.config["SQLALCHEMY_DATABASE_URI"]
+    with PushReceiver() as rx:
+        legacy_device(victim, "https://[::1]:7450/x")
+        legacy_device(victim, "https://169.254.169.254/latest/meta-data")
+        forged = seed(victim, therapist, [], 2, now=utcnow())
+        ids = seed(other, therapist, [rx.new_subscription()], 3, now=utcnow())
+        looping = worker(url, str(tmp_path), once=False, PUSH_BATCH="10")
+        try:
+            deadline = time.monotonic() + 60
+            while len(rx.messages) < len(ids) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert looping.poll() is None, looping.communicate()
+            assert sorted(m.json["tag"] for m in rx.messages) == sorted(
+                f"checkin-{i}-before" for i in ids
+            )
+            while statuses()["sending"] + statuses()["pending"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            looping.send_signal(signal.SIGTERM)
+            _, err = looping.communicate(timeout=30)
+        assert looping.returncode == 0, err
+    assert statuses() == Counter({"sent": 3, "failed": 2}), err[-3000:]
+    reasons = set(
+        db.session.scalars(select(Reminder.last_error).where(Reminder.appointment_id.in_(forged)))
+    )
+    assert len(reasons) == 1 and "IP address" in reasons.pop()  # the reason, on each reminder
+    assert (
+        db.session.scalar(select(func.count(PushSubscription.id))) == 1
+    )  # the forged ones retired
+    assert "retired: endpoint refused" in err and "IP address" in err
+
+
+def terminate_backends(app_name: str) -> int:
+    """Cut every PostgreSQL connection of the worker (a database restart, as the worker sees it)."""
+    rows = db.session.execute(
+        text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :n"),
+        {"n": app_name},
+    ).all()
+    db.session.commit()
+    return len(rows)
+
+
+@pytest.mark.postgres
+def test_the_worker_survives_the_database_going_away(pg_app, tmp_path):
+    practice = factories.practice()
+    therapist = factories.user(practice, "therapist")
+    client = factories.user(practice, "client", therapist=therapist)
+    db.session.commit()
+    url = pg_app.config["SQLALCHEMY_DATABASE_URI"]
+    name = f"attune-worker-{os.getpid()}"
+    with PushReceiver() as rx:
+        sub = rx.new_subscription(["hang:0.02"] * 10_000)
+        ids = seed(client, therapist, [sub], 40, now=utcnow())
+        looping = worker(
+            url, str(tmp_path), once=False, PUSH_BATCH="5", PUSH_LEASE_SECONDS="2", PGAPPNAME=name
+        )
+        try:
+            deadline = time.monotonic() + 120
+            cuts = 0
+            for wanted in (5, 20):  # cut it twice in the middle of the run
+                while len(rx.messages) < wanted and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                cuts += terminate_backends(name)
+            assert cuts >= 1, "the worker had no connection to cut"
+            more = seed(client, therapist, [], 10, now=utcnow())  # work arriving after the cuts
+            while statuses()["sent"] < len(ids) + len(more) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert looping.poll() is None, looping.communicate()
+        finally:
+            looping.send_signal(signal.SIGTERM)
+            _, err = looping.communicate(timeout=30)
+        assert looping.returncode == 0, err[-2000:]
+        assert "database unavailable" in err or "reminder" in err
+        tags = Counter(m.json["tag"] for m in rx.messages)
+        assert set(tags) == {f"checkin-{i}-before" for i in ids + more}
+        # Only a reminder in flight at a cut may go out twice (same Topic, so the phone shows one).
+        assert sum(tags.values()) - len(tags) <= 2 * cuts, tags.most_common(3)
+    assert statuses() == Counter({"sent": 50})
