@@ -8,6 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from . import config as config_module
+from . import inputs
 from .extensions import babel, csrf, db, limiter, migrate
 
 
@@ -30,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     _warn_on_unsafe_production(app)
+    inputs.init_app(app)  # before the blueprints: their rules take the bounded `int` converter
     register_extensions(app)
     register_blueprints(app)
     from . import errors, security, web_session
