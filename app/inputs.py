@@ -6,6 +6,9 @@
 - JSON: the app's JSON provider refuses bodies nested deeper than `MAX_JSON_DEPTH`, NaN and Infinity, and
   turns the parser's RecursionError into a ValueError, so even `get_json(silent=True)` sees None, never a
   crash. `MAX_CONTENT_LENGTH` (config.py) bounds the size of every body.
+- Forms: only `/api/` routes read JSON. The HTML routes read forms, and Flask-WTF would otherwise feed a
+  JSON body to a form field by field (a list, an object or a bare number where a string belongs: a crash),
+  so a JSON body elsewhere is a 415.
 - Text: `refuse_bad_text` runs before every view and answers 400 naming the field when any path, query,
   form or JSON string (or key) holds NUL, a lone surrogate or a control character other than tab, CR and
   LF; query values and `next` fields are single-line, so CR and LF are refused there as well.
@@ -17,7 +20,7 @@ import unicodedata
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from werkzeug.routing import IntegerConverter
 
 ID_MAX = 2**31 - 1  # PostgreSQL `integer`, the type of every id column
@@ -25,6 +28,7 @@ MAX_JSON_DEPTH = 20
 SINGLE_LINE_FIELDS = frozenset({"next"})  # redirect targets: a newline there would split a header
 FREE_TEXT_CONTROLS = frozenset("\t\n\r")
 FIELD_SHOWN = 40
+API_PREFIX = "/api/"  # the JSON routes; every other route is a page or a form
 
 
 class BadInput(BadRequest):
@@ -157,6 +161,8 @@ def _shown(name: str) -> str:
 
 def refuse_bad_text() -> None:
     """Before every view: refuse a request whose text holds characters no field may store."""
+    if request.is_json and not request.path.startswith(API_PREFIX) and request.get_data().strip():
+        raise UnsupportedMediaType(_("This address takes a form, not JSON."))
     fields = [(key, value, True) for key, value in (request.view_args or {}).items()]
     for key, value in request.args.items(multi=True):
         fields += [(key, key, True), (key, value, True)]
