@@ -15,7 +15,7 @@
 """
 
 import json
-import unicodedata
+import re
 
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
@@ -26,7 +26,9 @@ from werkzeug.routing import IntegerConverter
 ID_MAX = 2**31 - 1  # PostgreSQL `integer`, the type of every id column
 MAX_JSON_DEPTH = 20
 SINGLE_LINE_FIELDS = frozenset({"next"})  # redirect targets: a newline there would split a header
-FREE_TEXT_CONTROLS = frozenset("\t\n\r")
+# C0 and C1 controls but tab, LF and CR (a textarea sends CRLF), DEL, and lone surrogates (unencodable).
+FREE_TEXT_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+SINGLE_LINE_REFUSED = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
 FIELD_SHOWN = 40
 API_PREFIX = "/api/"  # the JSON routes; every other route is a page or a form
 
@@ -103,17 +105,14 @@ def int_arg(name: str, *, low: int = 1, high: int = ID_MAX) -> int | None:
 
 def text_problem(value: str, *, single_line: bool = False) -> str | None:
     """Why `value` cannot be stored or shown as text, or None when it is fine."""
-    for char in value:
-        category = unicodedata.category(char)
-        if category == "Cs":
-            return _("an invalid character (a lone surrogate)")
-        if char == "\x00":
-            return _("a NUL character")
-        if char in FREE_TEXT_CONTROLS and not single_line:
-            continue
-        if category == "Cc":
-            return _("a control character or line break")
-    return None
+    found = (SINGLE_LINE_REFUSED if single_line else FREE_TEXT_REFUSED).search(value)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return _("a NUL character")
+    if "\ud800" <= found.group() <= "\udfff":
+        return _("an invalid character (a lone surrogate)")
+    return _("a control character or line break")
 
 
 def _strings(value, path: str):
