@@ -31,8 +31,8 @@ def create_app(config: dict | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     _warn_on_unsafe_production(app)
-    inputs.init_app(app)  # before the blueprints: their rules take the bounded `int` converter
     register_extensions(app)
+    inputs.init_app(app)  # after CSRF's check, before the blueprints (their rules take its `int`)
     register_blueprints(app)
     from . import errors, security, web_session
 

@@ -162,7 +162,8 @@ def refuse_bad_text() -> None:
     """Before every view: refuse a request whose text holds characters no field may store."""
     if request.is_json and not request.path.startswith(API_PREFIX) and request.get_data().strip():
         raise UnsupportedMediaType(_("This address takes a form, not JSON."))
-    fields = [(key, value, True) for key, value in (request.view_args or {}).items()]
+    # Path strings follow the free-text rule: a CR or LF there reaches no header, and the log escapes it.
+    fields = [(key, value, False) for key, value in (request.view_args or {}).items()]
     for key, value in request.args.items(multi=True):
         fields += [(key, key, True), (key, value, True)]
     for key, value in request.form.items(multi=True):
