@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import pytest
-from flask import got_request_exception
+from flask import got_request_exception, url_for
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -287,10 +287,8 @@ def order(endpoint: str) -> int:
 
 # Tests --------------------------------------------------------------------------------------------------
 
-ROUTES = [
-    (rule.endpoint, rule.rule, method)
-    for rule, method in routes(create_app(base_config("sqlite://", "")))
-]
+_ROUTE_APP = create_app(base_config("sqlite://", ""))  # only to list the rules at collection
+ROUTES = [(rule.endpoint, rule.rule, method) for rule, method in routes(_ROUTE_APP)]
 # Failures in files another helper owns, for the lead to remove once their fixes are merged (issue 10.1).
 OTHERS: dict[tuple[str, str], str] = {}
 
@@ -370,3 +368,60 @@ def test_the_fuzz_finds_a_route_that_fails(fuzz_world, database_url):
     assert "status 500" in found["boom"] and "unhandled OverflowError" in found["boom"]
     assert "refused with 400 but changed ['practice']" in found["half_write"]
     assert "without saying why" in found["silent"]
+
+
+# Closed schemas (issue 10.1): a JSON API names an unknown field in its refusal. Routes whose parser is
+# another helper's and not yet closed are listed with the owner, for the lead to remove after merging.
+UNKNOWN = "surprise_field"
+OPEN_SCHEMAS = {
+    "auth.sign_in_verify": "auth (app/auth/views.py json_body)",
+    "auth.invite_options": "auth (app/auth/views.py json_body)",
+    "auth.invite_verify": "auth (app/auth/views.py json_body)",
+    "auth.add_passkey_options": "auth (app/auth/views.py)",
+    "auth.add_passkey_verify": "auth (app/auth/views.py json_body)",
+    "auth.set_time_zone": "auth (app/auth/views.py json_body)",
+    "checkins.submit": "queue (app/checkins/service.py parse)",
+    "reminders.subscribe": "ops (app/reminders/subscriptions.py parse)",
+    "reminders.unsubscribe": "ops (app/reminders/views.py unsubscribe)",
+}
+OWNER_OF = {
+    "checkins.submit": "A.c1",
+    "reminders.subscribe": "A.c1",
+    "reminders.unsubscribe": "A.c1",
+}
+
+
+def json_routes() -> list:
+    found = []
+    for endpoint, rule_text, method in ROUTES:
+        if "json" in body_for(endpoint, method, _FAKE_IDS, "client", utcnow()):
+            reason = OPEN_SCHEMAS.get(endpoint)
+            marks = [pytest.mark.xfail(strict=False, reason=f"open schema: {reason}")]
+            found.append(
+                pytest.param(
+                    endpoint, rule_text, method, id=endpoint, marks=marks if reason else []
+                )
+            )
+    return found
+
+
+_FAKE_IDS = {"client_id": 1, "appointment_id": 1, "endpoint": "https://push.example.test/x"}
+
+
+@pytest.mark.parametrize("endpoint,rule_text,method", json_routes())
+def test_json_api_names_an_unknown_field(fuzz_world, endpoint, rule_text, method):
+    app, world = fuzz_world
+    rule = rule_of(app, endpoint, rule_text)
+    key = OWNER_OF.get(endpoint, "A.t1")
+    ids = world.ids[key]
+    with app.test_request_context():
+        path = url_for(endpoint, **{name: ids[name] for name in rule.arguments})
+    client = app.test_client()
+    factories.sign_in(client, world.users[key], now=utcnow())
+    body = {**body_for(endpoint, method, ids, world.users[key].role, utcnow())["json"], UNKNOWN: 1}
+    before = snapshot()
+    res = client.open(path, method=method, json=body)
+    db.session.rollback()
+    assert 400 <= res.status_code < 500, res.status_code
+    assert UNKNOWN in res.get_data(as_text=True)
+    assert not changed(before, snapshot())
