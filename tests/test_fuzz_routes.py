@@ -13,7 +13,7 @@ import json
 import os
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
@@ -118,7 +118,6 @@ class Req:
     query: str = ""
     body: bytes | None = None
     content_type: str | None = None
-    note: list = field(default_factory=list)
 
     def describe(self) -> str:
         shown = (self.body or b"")[:200]
