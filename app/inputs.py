@@ -9,9 +9,9 @@
 - Forms: only `/api/` routes read JSON. The HTML routes read forms, and Flask-WTF would otherwise feed a
   JSON body to a form field by field (a list, an object or a bare number where a string belongs: a crash),
   so a JSON body elsewhere is a 415.
-- Text: `refuse_bad_text` runs before every view and answers 400 naming the field when any path, query,
-  form or JSON string (or key) holds NUL, a lone surrogate or a control character other than tab, CR and
-  LF; query values and `next` fields are single-line, so CR and LF are refused there as well.
+- Text: `check_request` runs before every view (after CSRF's check) and answers 400 naming the field when
+  any path, query, form or JSON string (or key) holds NUL, a lone surrogate or a control character other
+  than tab, CR and LF; query strings and `next` fields are single-line, so CR and LF are refused there too.
 """
 
 import json
@@ -158,8 +158,8 @@ def _shown(name: str) -> str:
     return cleaned[:FIELD_SHOWN] + ("…" if len(cleaned) > FIELD_SHOWN else "")
 
 
-def refuse_bad_text() -> None:
-    """Before every view: refuse a request whose text holds characters no field may store."""
+def check_request() -> None:
+    """Before every view: refuse JSON sent to a form route, and text no field may store."""
     if request.is_json and not request.path.startswith(API_PREFIX) and request.get_data().strip():
         raise UnsupportedMediaType(_("This address takes a form, not JSON."))
     # Path strings follow the free-text rule: a CR or LF there reaches no header, and the log escapes it.
@@ -186,4 +186,4 @@ def init_app(app: Flask) -> None:
     """Call before any blueprint is registered: rules pick their converters when they are added."""
     app.url_map.converters["int"] = DatabaseId
     app.json = JSONProvider(app)
-    app.before_request(refuse_bad_text)
+    app.before_request(check_request)
