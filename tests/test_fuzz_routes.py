@@ -75,7 +75,9 @@ NASTY_TEXT = [
     "NaN",
 ]
 NASTY_INT = [0, -1, 1, 2**31 - 1, 2**31, 2**53 + 1, 2**63 - 1, 2**63, 2**64, 10**30, -(2**63)]
-texts = st.sampled_from(NASTY_TEXT) | st.text(max_size=30)
+# Printable text twice as often as anything else, so a hostile value elsewhere gets past the text check.
+printable = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=30)
+texts = st.sampled_from(NASTY_TEXT) | printable | printable | st.text(max_size=30)
 ints = st.sampled_from(NASTY_INT) | st.integers()
 scalars = (
     texts | ints | st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False)
@@ -152,7 +154,7 @@ def mutate(base: dict, values, draw) -> dict:
             body.pop(name, None)
         else:
             body[name] = draw(values)
-    for name in draw(st.lists(texts, max_size=2)):
+    for name in draw(st.lists(printable, max_size=2)):
         body[name] = draw(values)
     return body
 
@@ -363,7 +365,7 @@ def test_the_fuzz_finds_a_route_that_fails(fuzz_world, database_url):
         return "", 400
 
     found = {}
-    for endpoint, examples in (("boom", 60), ("half_write", 3), ("silent", 3)):
+    for endpoint, examples in (("boom", 60), ("half_write", 25), ("silent", 25)):
         rule = next(app.url_map.iter_rules(endpoint))
         method = sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
         found[endpoint] = "\n".join(fuzz_route(app, world, rule, method, "anon", examples=examples))
