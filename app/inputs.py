@@ -8,7 +8,7 @@
   crash. `MAX_CONTENT_LENGTH` (config.py) bounds the size of every body.
 - Forms: only `/api/` routes read JSON. The HTML routes read forms, and Flask-WTF would otherwise feed a
   JSON body to a form field by field (a list, an object or a bare number where a string belongs: a crash),
-  so a JSON body elsewhere is a 415.
+  so a JSON body elsewhere is a 400.
 - Text: `check_request` runs before every view (after CSRF's check) and answers 400 naming the field when
   any path, query, form or JSON string (or key) holds NUL, a lone surrogate or a control character other
   than tab, CR and LF; query strings and `next` fields are single-line, so CR and LF are refused there too.
@@ -20,7 +20,7 @@ import re
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 ID_MAX = 2**31 - 1  # PostgreSQL `integer`, the type of every id column
@@ -161,7 +161,7 @@ def _shown(name: str) -> str:
 def check_request() -> None:
     """Before every view: refuse JSON sent to a form route, and text no field may store."""
     if request.is_json and not request.path.startswith(API_PREFIX) and request.get_data().strip():
-        raise UnsupportedMediaType(_("This address takes a form, not JSON."))
+        raise BadInput(_("This address takes a form, not JSON."))
     # Path strings follow the free-text rule: a CR or LF there reaches no header, and the log escapes it.
     fields = [(key, value, False) for key, value in (request.view_args or {}).items()]
     for key, value in request.args.items(multi=True):

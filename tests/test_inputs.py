@@ -311,8 +311,8 @@ def test_two_simultaneous_redemptions_of_one_invite_one_wins_one_is_refused(app,
 
 
 @pytest.mark.parametrize("body", [b'"text"', b"7", b'{"role": {"a": 1}, "display_name": [1]}'])
-def test_json_to_a_form_route_is_415(ctx, client, body):
+def test_json_to_a_form_route_is_400(ctx, client, body):
     signed_in(client, "therapist")
     res = client.post("/invites", data=body, content_type="application/json")
-    assert res.status_code == 415 and "form, not JSON" in res.get_json()["error"]
+    assert res.status_code == 400 and "form, not JSON" in res.get_json()["error"]
     assert db.session.scalar(select(func.count(Invite.id))) == 0
