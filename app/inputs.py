@@ -11,7 +11,8 @@
   so a JSON body elsewhere is a 400.
 - Text: `check_request` runs before every view (after CSRF's check) and answers 400 naming the field when
   any path, query, form or JSON string (or key) holds NUL, a lone surrogate or a control character other
-  than tab, CR and LF; query strings and `next` fields are single-line, so CR and LF are refused there too.
+  than tab, CR and LF; query strings are single-line, so CR and LF are refused there too. (A `next` in a
+  form or JSON body is made safe by `safe_next`, which rebuilds it as a same-site path.)
 """
 
 import json
@@ -25,7 +26,6 @@ from werkzeug.routing import IntegerConverter
 
 ID_MAX = 2**31 - 1  # PostgreSQL `integer`, the type of every id column
 MAX_JSON_DEPTH = 20
-SINGLE_LINE_FIELDS = frozenset({"next"})  # redirect targets: a newline there would split a header
 # C0 and C1 controls but tab, LF and CR (a textarea sends CRLF), DEL, and lone surrogates (unencodable).
 FREE_TEXT_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 SINGLE_LINE_REFUSED = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -167,9 +167,8 @@ def check_request() -> None:
     for key, value in request.args.items(multi=True):
         fields += [(key, key, True), (key, value, True)]
     for key, value in request.form.items(multi=True):
-        fields += [(key, key, True), (key, value, key in SINGLE_LINE_FIELDS)]
-    for where, value in _strings(_body_json(), ""):
-        fields.append((where, value, where in SINGLE_LINE_FIELDS))
+        fields += [(key, key, True), (key, value, False)]
+    fields += [(where, value, False) for where, value in _strings(_body_json(), "")]
     for where, value, single_line in fields:
         if not isinstance(value, str):
             continue
@@ -177,7 +176,11 @@ def check_request() -> None:
         if problem:
             name = _shown(where)
             raise BadInput(
-                _("The field %(field)s contains %(problem)s.", field=name, problem=problem),
+                _(
+                    "Please remove control or invisible characters from %(field)s: it contains %(problem)s.",
+                    field=name,
+                    problem=problem,
+                ),
                 field=name,
             )
 
