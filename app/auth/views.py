@@ -152,15 +152,15 @@ def invite_verify(token):
             )
         credential = body.get("credential") or {}
         verified = passkeys.verify_registration(relying_party(), challenge, credential)
-        zone = body.get("time_zone") if is_valid_zone(str(body.get("time_zone") or "")) else "UTC"
-        user = invites.redeem(  # in the try: the loser of two racing redemptions gets the 410
-            invite, display_name=_clean_name(body.get("display_name")), time_zone=zone, now=now
-        )
     except invites.InviteError as err:
         return jsonify(error=str(err)), 410
     except passkeys.PasskeyError as err:
         db.session.commit()
         return passkey_failed(err)
+    zone = body.get("time_zone") if is_valid_zone(str(body.get("time_zone") or "")) else "UTC"
+    user = invites.redeem(
+        invite, display_name=_clean_name(body.get("display_name")), time_zone=zone, now=now
+    )
     if challenge.user_handle is not None:
         user.webauthn_user_id = challenge.user_handle
     passkeys.store_credential(
