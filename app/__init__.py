@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
-from . import errors, logs, security, web_session
+from . import errors, inputs, logs, security, web_session
 from .alerts import cli as alerts_cli
 from .appointments import bp as appointments_bp
 from .auth import bp as auth_bp
@@ -45,6 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     _warn_on_unsafe_production(app)
     register_extensions(app)
+    inputs.init_app(app)  # after CSRF's check, before the blueprints (their rules take its `int`)
     register_blueprints(app)
     security.init_app(app)
     web_session.init_app(app)

@@ -82,6 +82,23 @@ def _bulk(model, rows: list[dict]) -> None:
     """Core executemany on the table: no ORM bookkeeping per row, which is most of the cost."""
     for i in range(0, len(rows), BATCH):
         db.session.execute(insert(model.__table__), rows[i : i + BATCH])
+    if rows and "id" in rows[0]:
+        _move_sequence(model)
+
+
+def _move_sequence(model) -> None:
+    """After rows inserted with explicit ids, move PostgreSQL's id sequence past them, or the next row
+    the app inserts takes an id already used (SQLite picks max(id) + 1 by itself)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    table = model.__table__.name
+    db.session.execute(
+        text(
+            "SELECT setval(pg_get_serial_sequence(:table, 'id'), "
+            f'(SELECT COALESCE(MAX(id), 0) + 1 FROM "{table}"), false)'
+        ),
+        {"table": f'"{table}"'},
+    )
 
 
 def _score(base: float, rng) -> int:

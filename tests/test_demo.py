@@ -1,12 +1,14 @@
 """The demo seed: realistic shape, exact target size, sign-in links that add a passkey to real users."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
+from app.appointments import service
 from app.demo import seed
 from app.extensions import db
-from app.models import Appointment, CareLink, CheckIn, Invite, Reminder, User
+from app.models import Appointment, CareLink, CheckIn, Invite, Reminder, User, utcnow
+from tests import factories
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -66,3 +68,22 @@ def test_if_empty_seeds_once_then_only_prints_fresh_links(app):
     with app.app_context():
         assert db.session.query(Practice).count() == 1
         assert db.session.query(CheckIn).count() == check_ins
+
+
+def test_the_app_inserts_users_and_appointments_after_a_seed(ctx):
+    """Seeding writes explicit ids; on PostgreSQL the sequences must move past them."""
+    now = utcnow()
+    seeded = seed(therapists=1, clients=2, weeks=2, now=now)
+    db.session.commit()
+    therapist = seeded.therapists[0]
+    person = factories.user(seeded.practice, "client", therapist=therapist)
+    made = service.schedule(
+        therapist,
+        person,
+        local_date=(now + timedelta(days=3)).date(),
+        local_time=time(10, 0),
+        duration=50,
+        now=now,
+    )
+    db.session.commit()
+    assert person.id > max(u.id for u in seeded.clients) and made[0].id

@@ -8,6 +8,7 @@ appointment's reminders in the caller's transaction, so both commit together or 
 import secrets
 from datetime import UTC, date, datetime, time, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..extensions import db
@@ -16,6 +17,10 @@ from ..models import Appointment, CareLink, User
 from ..reminders import outbox
 
 MAX_WEEKS = 52
+# The dates a therapist may type: far enough back to record a missed entry, far enough ahead for any real
+# plan, and far from the ends of the calendar (9999-12-31 or 0001-01-01 would overflow in a time zone).
+EARLIEST = timedelta(days=366)
+LATEST = timedelta(days=2 * 366)
 
 
 class ScheduleError(Exception):
@@ -51,13 +56,20 @@ def clients_of(therapist: User) -> list[User]:
     )
 
 
+def check_date(local_date: date, *, now: datetime) -> None:
+    """Refuse a date more than a year back or two years ahead of today."""
+    today = now.date()
+    if not today - EARLIEST <= local_date <= today + LATEST:
+        raise ScheduleError(_l("Choose a date within a year back and two years ahead."))
+
+
 def _check(therapist: User, client: User, duration: int, weeks: int) -> None:
     if client.id not in {c.id for c in clients_of(therapist)}:
-        raise ScheduleError("That person is not one of your clients.")
+        raise ScheduleError(_l("That person is not one of your clients."))
     if not 5 <= duration <= 600:
-        raise ScheduleError("Duration must be between 5 and 600 minutes.")
+        raise ScheduleError(_l("Duration must be between 5 and 600 minutes."))
     if not 1 <= weeks <= MAX_WEEKS:
-        raise ScheduleError(f"A series can have 1 to {MAX_WEEKS} weeks.")
+        raise ScheduleError(_l("A series can have 1 to %(n)s weeks.", n=MAX_WEEKS))
 
 
 def schedule(
@@ -72,6 +84,7 @@ def schedule(
 ) -> list[Appointment]:
     """Create one appointment, or a weekly series of `weeks`, at the therapist's local wall time."""
     _check(therapist, client, duration, weeks)
+    check_date(local_date, now=now)
     series_id = secrets.token_hex(8) if weeks > 1 else None
     made = []
     for week in range(weeks):
@@ -126,9 +139,10 @@ def move(
     earlier part does not drag the moved part along.
     """
     if appointment.status != "scheduled":
-        raise ScheduleError("A cancelled appointment cannot be moved.")
+        raise ScheduleError(_l("A cancelled appointment cannot be moved."))
     if not 5 <= duration <= 600:
-        raise ScheduleError("Duration must be between 5 and 600 minutes.")
+        raise ScheduleError(_l("Duration must be between 5 and 600 minutes."))
+    check_date(local_date, now=now)
     old_date, _ = local_parts(appointment.starts_at, tz_name)
     shift = local_date - old_date
     rows = affected(appointment, scope)

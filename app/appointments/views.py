@@ -53,7 +53,7 @@ def create():
         )
     except service.ScheduleError as err:
         db.session.rollback()
-        abort(422, _(str(err)))
+        abort(422, str(err))
     db.session.commit()
     flash(_("%(n)s appointment(s) scheduled.", n=len(made)))
     return redirect(url_for("appointments.index"))
@@ -80,7 +80,7 @@ def edit(appointment_id):
             )
         except service.ScheduleError as err:
             db.session.rollback()
-            abort(422, _(str(err)))
+            abort(422, str(err))
         db.session.commit()
         flash(_("%(n)s appointment(s) moved.", n=len(moved)))
         return redirect(url_for("appointments.index"))

@@ -16,11 +16,12 @@ from flask import (
 from flask_babel import gettext as _
 
 from ..extensions import db
+from ..inputs import json_object
 from ..models import Credential, utcnow
 from ..web_session import login_required
 from . import bp, ceremonies, passkeys, recovery, sessions
 from .forms import RenameForm
-from .views import failed, json_body, relying_party
+from .views import failed, relying_party
 
 log = logging.getLogger("attune.auth")
 
@@ -53,6 +54,7 @@ def account():
 @bp.post("/api/account/passkeys/options")
 @login_required()
 def add_passkey_options():
+    json_object()
     if not sessions.recently_authenticated(g.user_session, now=utcnow()):
         return jsonify(error=_("Please confirm it is you first."), reauth=True), 403
     options, handle = passkeys.registration_options(relying_party(), g.user, now=utcnow())
@@ -63,7 +65,7 @@ def add_passkey_options():
 @bp.post("/api/account/passkeys/verify")
 @login_required()
 def add_passkey_verify():
-    body, now = json_body(), utcnow()
+    body, now = json_object("credential", "nickname"), utcnow()
     handle = session.pop("challenge", None)
     try:
         ceremonies.add_passkey(relying_party(), g.user, g.user_session, handle, body, now=now)
@@ -134,7 +136,7 @@ def confirm_recovery():
 @login_required()
 def set_time_zone():
     try:
-        g.user.time_zone = ceremonies.time_zone(json_body().get("time_zone"))
+        g.user.time_zone = ceremonies.time_zone(json_object("time_zone").get("time_zone"))
     except ceremonies.AUTH_ERRORS as err:
         return failed(err)
     db.session.commit()

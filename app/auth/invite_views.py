@@ -15,11 +15,12 @@ from flask import (
 )
 
 from ..extensions import db, limiter
+from ..inputs import json_object
 from ..models import Invite, User, utcnow
 from ..web_session import login_required
 from . import bp, ceremonies, invites, recovery
 from .forms import InviteForm
-from .views import AUTH_LIMIT, begin_session, failed, json_body, relying_party
+from .views import AUTH_LIMIT, INVITE_FIELDS, REGISTER_FIELDS, begin_session, failed, relying_party
 
 log = logging.getLogger("attune.auth")
 
@@ -37,7 +38,7 @@ def invite_landing(token):
 @bp.post("/api/invite/<token>/options")
 @limiter.limit(AUTH_LIMIT)
 def invite_options(token):
-    body = json_body()
+    body = json_object(*INVITE_FIELDS)
     try:
         options, handle = ceremonies.invite_options(
             relying_party(), token, body, now=utcnow(), current_user=g.user
@@ -51,7 +52,7 @@ def invite_options(token):
 @bp.post("/api/invite/<token>/verify")
 @limiter.limit(AUTH_LIMIT)
 def invite_verify(token):
-    body, now = json_body(), utcnow()
+    body, now = json_object(*REGISTER_FIELDS), utcnow()
     handle = session.pop("challenge", None)
     try:
         row = ceremonies.redeem_invite(

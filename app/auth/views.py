@@ -4,7 +4,6 @@ account page in account_views.py; what they do lives in ceremonies.py."""
 import logging
 
 from flask import (
-    abort,
     current_app,
     g,
     jsonify,
@@ -14,10 +13,10 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
 from ..extensions import db, limiter
+from ..inputs import json_object
 from ..models import Credential, utcnow
 from ..web_session import login_required, safe_next
 from . import bp, ceremonies, passkeys, sessions
@@ -31,11 +30,10 @@ def relying_party() -> passkeys.RelyingParty:
     return passkeys.RelyingParty(id=cfg["RP_ID"], name=cfg["RP_NAME"], origin=cfg["ORIGIN"])
 
 
-def json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, _("Expected a JSON object."))
-    return body
+# What each ceremony's JSON body may hold (inputs.json_object refuses anything else).
+SIGN_IN_FIELDS = ("credential", "next", "reauth")
+INVITE_FIELDS = ("display_name", "time_zone")
+REGISTER_FIELDS = (*INVITE_FIELDS, "credential", "nickname")
 
 
 def failed(err: Exception):
@@ -83,7 +81,7 @@ def sign_in_options():
 @bp.post("/api/auth/signin/verify")
 @limiter.limit(AUTH_LIMIT)
 def sign_in_verify():
-    body, now = json_body(), utcnow()
+    body, now = json_object(*SIGN_IN_FIELDS), utcnow()
     handle = session.pop("challenge", None)
     try:
         row = ceremonies.sign_in(relying_party(), handle, body.get("credential"), now=now)

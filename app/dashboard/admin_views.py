@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
+from ..inputs import int_arg
 from ..models import AuditEvent, User, utcnow
 from ..web_session import login_required
 from . import admin, anonymity, bp, pages
@@ -65,7 +66,7 @@ def settings():
 @bp.get("/admin/audit")
 @login_required("admin")
 def audit_log():
-    before = request.args.get("before", type=int)
+    before = int_arg("before")
     query = select(AuditEvent, User.display_name).outerjoin(User, User.id == AuditEvent.actor_id)
     query = query.where(AuditEvent.practice_id == g.user.practice_id)
     if before:

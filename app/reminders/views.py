@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from ..errors import error_response
 from ..extensions import db
+from ..inputs import json_object
 from ..models import utcnow
 from ..web_session import login_required
 from . import bp, endpoints, keys, outbox, subscriptions
@@ -46,8 +47,7 @@ def subscribe():
 @bp.delete("/api/push/subscriptions")
 @login_required("client")
 def unsubscribe():
-    body = request.get_json(silent=True)
-    endpoint = body.get("endpoint") if isinstance(body, dict) else None
+    endpoint = json_object("endpoint").get("endpoint")
     if not isinstance(endpoint, str) or not endpoint:
         return error_response(400, _("Say which subscription to remove (its endpoint)."))
     removed = subscriptions.remove(g.user, endpoint)

@@ -191,3 +191,24 @@ def test_every_change_syncs_reminders_in_the_same_transaction(pair):
     db.session.rollback()  # nothing was committed: appointments and reminders go together
     assert db.session.scalar(select(Appointment)) is None
     assert db.session.scalar(select(Reminder)) is None
+
+
+def test_dates_within_a_year_back_and_two_years_ahead(pair):
+    """Far dates overflow in a time zone (9999-12-31 at UTC+14, 0001-01-01 at UTC-8): refused first."""
+    therapist, client = pair
+    kw = {"local_time": time(23, 30), "duration": 50, "now": NOW}
+    for day in (date(2025, 2, 27), date(2028, 3, 3), date(9999, 12, 31), date(1, 1, 1)):
+        with pytest.raises(service.ScheduleError):
+            service.schedule(therapist, client, local_date=day, **kw)
+    first, last = date(2025, 2, 28), date(2028, 3, 2)
+    made = service.schedule(therapist, client, local_date=first, weeks=2, **kw)
+    assert service.schedule(therapist, client, local_date=last, **kw)
+    with pytest.raises(service.ScheduleError):
+        service.move(
+            made[0],
+            local_date=date(9999, 12, 31),
+            local_time=time(9),
+            duration=50,
+            tz_name=therapist.time_zone,
+            now=NOW,
+        )
