@@ -5,6 +5,7 @@ refuses what real push services refuse, so app tests built on it mean something.
 """
 
 import json
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -307,3 +308,15 @@ def test_concurrent_pushes_are_all_recorded(receiver, vapid):
     assert len(receiver.messages) == 20
     for sub in subs:
         assert sorted(m.json["n"] for m in sub.messages) == list(range(5))
+
+
+def test_a_request_torn_mid_body_is_not_a_message(receiver):
+    """A sender killed after its headers but before its body (SIGKILL) delivered nothing."""
+    sub = receiver.new_subscription()
+    host, port = receiver.origin.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        path = sub.endpoint.split(receiver.origin)[1]
+        head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nTTL: 60\r\nContent-Length: 100\r\n\r\n"
+        conn.sendall(head.encode() + b"x" * 10)
+    time.sleep(1)  # the handler reads to EOF at once; give a busy machine a moment
+    assert receiver.messages == [] and sub.messages == []

@@ -184,6 +184,7 @@ def test_replayed_registration_and_sign_in_responses_are_refused(live_server, ph
     with server.app.app_context():
         assert count(User) == 1 and count(Credential) == 1
 
+    phone.add_init_script(NO_AUTOFILL)  # the button's ceremony is the one captured and replayed
     page.goto(f"{server.url}/account")
     page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page.get_by_text("You are signed out.")).to_be_visible()

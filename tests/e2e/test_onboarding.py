@@ -3,7 +3,7 @@ every tap; the iOS path that puts reminders off until Attune is on the Home Scre
 later offer, and Settings.
 
 Chromium cannot subscribe here (testing-notes.md): `PushManager` is stubbed (test_push's stub) to hand
-back a subscription on push.example; everything else, the permission prompt included, is the browser's.
+back a subscription on FCM's host (the server accepts only real push services); everything else, the permission prompt included, is the browser's.
 The taps are counted in the page (every trusted click, and every permission prompt, which a person must
 answer with a tap) rather than by the test, so a hidden extra step cannot slip through."""
 
@@ -98,7 +98,7 @@ def phone(browser, server, user_agent: str, errors: list, *, scripts=(), taps=No
 def fake_subscription() -> dict:
     with PushReceiver() as rx:  # only for well-formed keys; nothing is sent
         sub = rx.new_subscription()
-    return {**sub.as_dict(), "endpoint": "https://push.example/send/onboarding"}
+    return {**sub.as_dict(), "endpoint": "https://fcm.googleapis.com/fcm/send/onboarding"}
 
 
 def sign_up(page, server, token: str, fake: dict, shot: str | None = None) -> None:

@@ -213,7 +213,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         receiver: PushReceiver = self.server.receiver  # type: ignore[attr-defined]
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            return  # the sender died mid-body (SIGKILL): a push service never accepts a torn request
         match = re.fullmatch(r"/push/([A-Za-z0-9_-]+)", self.path)
         sub = receiver.subscriptions.get(match.group(1)) if match else None
         sub_id = match.group(1) if match else self.path
