@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from ..audit import record
 from ..models import Credential, Invite, User, UserSession, new_user_handle
 from . import invites, passkeys, recovery, sessions
+from .errors import AuthError
 from .passkeys import RelyingParty
 
 # The tz database's names; `localtime` (the server's own zone file) and `Factory` are not places.
@@ -20,7 +21,7 @@ IANA_ZONES = frozenset(available_timezones()) - {"localtime", "Factory", "posixr
 ALLOWED_FORMAT = {"\u200d"}
 
 
-class InputError(Exception):
+class InputError(AuthError):
     """A field the person can correct; `field` names it for the form."""
 
     def __init__(self, message, *, field: str | None = None, status: int = 400):
@@ -29,7 +30,7 @@ class InputError(Exception):
         self.status = status
 
 
-AUTH_ERRORS = (passkeys.PasskeyError, invites.InviteError, recovery.RecoveryError, InputError)
+AUTH_ERRORS = AuthError  # what the views catch: every refusal below is one
 
 
 def plain_text(value, *, field: str, limit: int) -> str:

@@ -10,15 +10,15 @@ from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import CareLink, Invite, Practice, User
+from .errors import AuthError
 
 WHO_MAY_INVITE = {"admin": {"therapist", "admin"}, "therapist": {"client"}}
 
 
-class InviteError(Exception):
+class InviteError(AuthError):
     """An invite that cannot be used; the message is safe to show."""
 
     status = 410
-    field = None
 
 
 def hash_token(token: str) -> str:

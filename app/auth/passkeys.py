@@ -31,6 +31,7 @@ from webauthn.helpers.structs import (
 
 from ..extensions import db
 from ..models import Credential, User, WebAuthnChallenge
+from .errors import AuthError
 
 log = logging.getLogger("attune.auth")
 CHALLENGE_TTL = timedelta(minutes=5)
@@ -39,11 +40,8 @@ TIMEOUT_MS = 120_000
 MAX_CREDENTIAL_ID = 1023
 
 
-class PasskeyError(Exception):
+class PasskeyError(AuthError):
     """A ceremony that failed; the message is plain words safe to show the person."""
-
-    status = 400
-    field = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from ..audit import record
 from ..models import Credential, User, UserSession
 from . import sessions
+from .errors import AuthError
 
 NOTICE_FOR = timedelta(days=30)
 # Sent after a passkey is added (through a recovery link or in Settings) or removed and the change has
@@ -22,11 +23,10 @@ NOTICE_FOR = timedelta(days=30)
 passkeys_changed = Namespace().signal("passkeys-changed")
 
 
-class RecoveryError(Exception):
+class RecoveryError(AuthError):
     """A confirmation or removal the hold forbids; the message is plain words safe to show."""
 
     status = 403
-    field = None
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,7 @@ account page in account_views.py; what they do lives in ceremonies.py."""
 
 import logging
 
-from flask import (
-    current_app,
-    g,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import generate_csrf
 
 from ..extensions import db, limiter
