@@ -132,7 +132,12 @@ def remove(user, endpoint: str) -> int:
     """Forget this device for `user` (they turned reminders off); answers how many rows went (0 or 1).
 
     The choice is recorded whether or not the row was still there: the dispatcher may already have
-    retired it, and what the therapist sees must not tell which."""
+    retired it, and what the therapist sees must not tell which. Another person's device changes nothing."""
+    owner = db.session.scalar(
+        select(PushSubscription.user_id).where(PushSubscription.endpoint == endpoint)
+    )
+    if owner is not None and owner != user.id:
+        return 0
     user.push_chosen = False
     result = db.session.execute(
         delete(PushSubscription).where(
