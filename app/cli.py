@@ -18,11 +18,18 @@ def attune_cli():
 
 @attune_cli.command("init")
 @click.option("--practice-name", default="My practice", show_default=True)
+@click.option(
+    "--keys-only",
+    is_flag=True,
+    help="Only make the VAPID keys (the demo seed prints its own links afterwards).",
+)
 @with_appcontext
-def init(practice_name: str):
+def init(practice_name: str, keys_only: bool):
     """Make VAPID keys; on an empty database, print a one-time admin sign-in link."""
     if not current_app.config.get("VAPID_PRIVATE_KEY"):
         click.echo(f"VAPID key: {ensure_keys(current_app.instance_path)}")
+    if keys_only:
+        return
     if db.session.scalar(select(func.count(User.id))):
         click.echo("Accounts exist already: sign in with your passkey.")
         return
@@ -33,6 +40,6 @@ def init(practice_name: str):
     db.session.commit()
     origin = current_app.config["ORIGIN"]
     click.echo("")
+    click.echo(f'Practice "{practice.name}" (rename it in Practice settings once signed in).')
     click.echo("First sign-in link for the practice admin (valid 24 hours, use once):")
     click.echo(f"  {origin}/invite/{token}")
-    click.echo("")

@@ -8,6 +8,7 @@ so a million check-ins take well under a few minutes on SQLite.
 import hashlib
 import math
 import random
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -46,6 +47,7 @@ FIRST = [
     "Pat",
     "Lee",
 ]
+SURNAME_INITIALS = 26
 ZONES = ["Europe/London", "America/New_York", "America/Los_Angeles", "Pacific/Auckland"]
 
 
@@ -64,13 +66,22 @@ def _next_id(model) -> int:
     return (db.session.scalar(select(func.max(model.id))) or 0) + 1
 
 
-def _users(practice: Practice, role: str, count: int, start_id: int, rng) -> list[dict]:
+def person_name(n: int) -> str:
+    """The n-th demo person's name (0-based): every name differs, so a demo never shows two "Kim A."."""
+    first, rest = FIRST[n % len(FIRST)], n // len(FIRST)
+    initial = chr(65 + rest % SURNAME_INITIALS)
+    round_ = rest // SURNAME_INITIALS
+    return f"{first} {initial}." + (f" {round_ + 1}" if round_ else "")
+
+
+def _users(practice: Practice, role: str, count: int, start_id: int, rng, first: int) -> list[dict]:
+    """`first`: how many demo people were named before these, so names never repeat across roles."""
     return [
         {
             "id": start_id + i,
             "practice_id": practice.id,
             "role": role,
-            "display_name": f"{rng.choice(FIRST)} {chr(65 + i % 26)}. ({role} {i + 1})",
+            "display_name": person_name(first + i),
             "webauthn_user_id": new_user_handle(),
             "time_zone": rng.choice(ZONES),
         }
@@ -107,11 +118,12 @@ def _score(base: float, rng) -> int:
     return max(0, min(10, round(value)))
 
 
-def _check_in(client: dict, appt: dict, phase: str, end: datetime, rng) -> dict:
+def _check_in(client: dict, appt: dict, phase: str, end: datetime, now: datetime, rng) -> dict:
     if phase == "before":
         created = appt["starts_at"] - timedelta(minutes=rng.randint(10, 20 * 60))
     else:
         created = end + timedelta(minutes=rng.randint(2, 30 * 60))
+    created = min(created, now - timedelta(minutes=2))  # late, but received before `now`
     base = client["_base"] - (0.4 if phase == "before" else 0)
     key = f"demo-{appt['id']}-{phase}"
     return {
@@ -163,8 +175,8 @@ def seed(
     db.session.flush()
 
     uid = _next_id(User)
-    t_rows = _users(practice, "therapist", therapists, uid, rng)
-    c_rows = _users(practice, "client", clients, uid + therapists, rng)
+    t_rows = _users(practice, "therapist", therapists, uid, rng, 0)
+    c_rows = _users(practice, "client", clients, uid + therapists, rng, therapists)
     _bulk(User, t_rows + c_rows)
     links = [
         {"therapist_id": t_rows[i % therapists]["id"], "client_id": c["id"], "started_at": now}
@@ -221,7 +233,7 @@ def _appointments_and_check_ins(c_rows, weeks, target, now, rng, progress) -> tu
                     continue
                 if target is not None and total + len(rows) >= target:
                     break
-                rows.append(_check_in(c, appt, phase, end, rng))
+                rows.append(_check_in(c, appt, phase, end, now, rng))
         if len(rows) >= BATCH:
             total_appts, total = _flush(appts, rows, total_appts, total, progress)
             appts, rows = [], []
@@ -305,7 +317,9 @@ def seed_command(therapists, clients, weeks, check_ins, if_empty):
         _print_links(_existing(), now=now)
         return
     expected = check_ins or int(clients * weeks * 2 * RESPONSE_RATE)
-    with click.progressbar(length=expected, label="Check-ins") as bar:
+    # Progress goes to stderr, labelled as a sentence: the printed output ends with the links.
+    label = "Writing demo check-ins"
+    with click.progressbar(length=expected, label=label, file=sys.stderr) as bar:
         seeded = seed(
             therapists=therapists,
             clients=clients,

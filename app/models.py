@@ -108,6 +108,9 @@ class User(db.Model):
     remind_before: Mapped[bool] = mapped_column(Boolean, default=True)
     remind_after: Mapped[bool] = mapped_column(Boolean, default=True)
     remind_nudge: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The client's own last choice on a device (turned reminders on / off). The dispatcher never writes
+    # it, so what a therapist sees does not depend on which reminders went out (DESIGN 4).
+    push_chosen: Mapped[bool] = mapped_column(Boolean, default=False)
     quiet_start_minute: Mapped[int | None] = mapped_column(Integer)
     quiet_end_minute: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

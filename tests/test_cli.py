@@ -57,3 +57,21 @@ def test_init_again_before_anyone_registered_reuses_the_practice(make_app):
     with app.app_context():
         assert len(db.session.scalars(select(Practice)).all()) == 1
         assert len(db.session.scalars(select(Invite)).all()) == 2
+
+
+def test_keys_only_makes_keys_and_prints_nothing_about_accounts(make_app, monkeypatch, tmp_path):
+    """bin/serve --demo runs this before the demo seed, whose links must be the last lines."""
+    monkeypatch.setenv("ATTUNE_INSTANCE", str(tmp_path))
+    app = make_app()
+    output = run_init(app, "--keys-only")
+    assert (tmp_path / "vapid_private.pem").exists()
+    assert not LINK.search(output) and "Accounts exist" not in output
+    with app.app_context():
+        assert db.session.scalar(select(Invite)) is None
+        assert db.session.scalar(select(Practice)) is None
+
+
+def test_the_admin_link_is_the_last_line(make_app):
+    output = run_init(make_app(), "--practice-name", "Riverside")
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert LINK.search(lines[-1]) and "Riverside" in output

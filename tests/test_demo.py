@@ -87,3 +87,22 @@ def test_the_app_inserts_users_and_appointments_after_a_seed(ctx):
     )
     db.session.commit()
     assert person.id > max(u.id for u in seeded.clients) and made[0].id
+
+
+def test_demo_people_have_distinct_names(ctx):
+    seed(therapists=3, clients=400, weeks=1, now=NOW)
+    names = list(db.session.scalars(select(User.display_name)))
+    assert len(names) == 404 and len(set(names)) == len(names)
+    assert not any("(" in name for name in names)  # people, not "(client 3)"
+
+
+def test_cli_output_ends_with_the_links(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["demo", "seed", "--therapists", "1", "--clients", "2", "--weeks", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert lines[-4].startswith("One-time sign-in links")
+    assert all("/invite/" in line for line in lines[-3:]), lines
+    assert "Check-ins" not in result.stdout and "Accounts exist" not in result.stdout

@@ -67,7 +67,7 @@ def wait_for(condition, timeout: float, what: str):
 class Serve:
     """`bin/serve` in its own session; `stop()` kills whatever is left of its group."""
 
-    def __init__(self, tmp_path, **env):
+    def __init__(self, tmp_path, *args, **env):
         self.port = live.free_port()
         self.log = tmp_path / "serve.log"
         environ = {
@@ -81,7 +81,7 @@ class Serve:
         }
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
-                [os.path.join(ROOT, "bin", "serve")],
+                [os.path.join(ROOT, "bin", "serve"), *args],
                 cwd=ROOT,
                 env=environ,
                 stdout=out,
@@ -168,5 +168,27 @@ def test_limits_hold_across_workers_and_ctrl_c_stops_everything(tmp_path, shape)
         serve.proc.wait(timeout=90)
         survivors = {p: cmdline(p) for p in started if alive(p)}
         assert not survivors, survivors
+    finally:
+        serve.stop()
+
+
+def test_demo_prints_its_links_last(tmp_path):
+    """Issue 11.7: after the demo's links, nothing of the script's own that contradicts them."""
+    serve = Serve(tmp_path, "--demo", REDIS_URL="redis://127.0.0.1:1/0")
+    try:
+        wait_for(serve.ready, 300, "bin/serve --demo to answer /healthz")
+        ours = [
+            line
+            for line in serve.log.read_text().splitlines()
+            if line.strip()
+            and not line.startswith(("[", "127.0.0.1", "No Redis"))
+            and " INFO " not in line
+            and " WARNING " not in line
+        ]
+        links = [i for i, line in enumerate(ours) if "/invite/" in line]
+        assert len(links) == 3 and links[-1] == len(ours) - 1, ours
+        assert ours[links[0] - 1].startswith("One-time sign-in links"), ours
+        assert not any("Accounts exist" in line or line.strip() == "Check-ins" for line in ours)
+        assert any(line.startswith("Attune starts at") for line in ours[: links[0]])
     finally:
         serve.stop()

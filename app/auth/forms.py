@@ -24,9 +24,10 @@ class InviteForm(FlaskForm):
 
     def __init__(self, *args, roles: list[str], **kwargs):
         super().__init__(*args, **kwargs)
+        roles = sorted(roles, key=list(ROLE_LABELS).index)  # the usual one first: Therapist
         self.role.choices = [(r, ROLE_LABELS[r]) for r in roles]
-        if len(roles) == 1 and self.role.data is None:  # not posted: the one choice
-            self.role.data = roles[0]
+        if self.role.data is None and (len(roles) == 1 or not self.is_submitted()):
+            self.role.data = roles[0]  # an admin invites therapists far more often than admins
 
 
 class RenameForm(FlaskForm):

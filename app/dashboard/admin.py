@@ -1,4 +1,4 @@
-"""Practice admin operations: deactivate a therapist, change practice settings."""
+"""Practice admin operations: deactivate a therapist, change practice settings and name."""
 
 from datetime import datetime
 
@@ -9,6 +9,9 @@ from ..audit import record
 from ..auth import invites, sessions
 from ..extensions import db
 from ..models import Practice, User
+
+# What the admin's settings page may change: the practice's name, then every setting.
+EDITABLE = ("name", *settings.ADMIN_SETTINGS)
 
 
 def staff(practice_id: int) -> list[User]:
@@ -32,9 +35,7 @@ def deactivate(user: User, *, by: User, now: datetime) -> None:
 
 def update_settings(practice: Practice, values: dict, *, by: User) -> list[str]:
     """Apply validated settings; returns the names that changed (written to the audit log)."""
-    changed = [
-        k for k in settings.ADMIN_SETTINGS if k in values and getattr(practice, k) != values[k]
-    ]
+    changed = [k for k in EDITABLE if k in values and getattr(practice, k) != values[k]]
     for key in changed:
         setattr(practice, key, values[key])
     if changed:

@@ -5,10 +5,11 @@ from datetime import time
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, TimeField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms import IntegerField, SelectField, StringField, TimeField
+from wtforms.validators import InputRequired, Length, NumberRange, StopValidation, ValidationError
 
 from .. import settings
+from ..auth.forms import plain
 from ..reminders.forms import minutes
 
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}
@@ -19,8 +20,21 @@ def field_name(setting: settings.Setting) -> str:
     return setting.name.removesuffix("_minute") if setting.minute_of_day else setting.name
 
 
+def sent(form, field) -> None:
+    """A name not sent at all keeps the current one; one sent empty (or only spaces) is refused."""
+    if not field.raw_data:
+        raise StopValidation()
+    if not field.data or not field.data.split():
+        raise ValidationError(_l("Please give the practice a name."))
+
+
 class SettingsForm(FlaskForm):
-    """One field per practice setting (added below, in `settings.PRACTICE` order), then the language."""
+    """The practice's name, one field per practice setting (in `settings.PRACTICE` order), the language.
+
+    Everyone invited reads the name on their invite ("Join ..."), so it is never empty nor hides characters.
+    """
+
+    name = StringField(_l("Practice name"), validators=[sent, Length(max=120), plain])
 
     def __init__(self, *args, languages: list[str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -29,6 +43,8 @@ class SettingsForm(FlaskForm):
     def values(self) -> dict:
         data = {s.name: _stored(s, self[field_name(s)].data) for s in settings.PRACTICE}
         data["locale"] = self.locale.data
+        if self.name.raw_data:
+            data["name"] = " ".join(self.name.data.split())
         return data
 
 
@@ -52,6 +68,7 @@ def initial(practice) -> dict:
     """The form's data for the practice's current settings."""
     data = {field_name(s): _shown(s, getattr(practice, s.name)) for s in settings.PRACTICE}
     data["locale"] = practice.locale
+    data["name"] = practice.name
     return data
 
 

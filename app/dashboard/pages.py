@@ -120,7 +120,7 @@ def client_page(
             .order_by(Appointment.starts_at)
             .limit(5)
         ).all(),
-        "reminders": reminder_status(client.id),
+        "reminders": reminder_status(client),
         "describe": alerts.describe,
     }
 

@@ -1,19 +1,17 @@
-"""Whether a client's reminders work, for the therapist's client page (DESIGN 1, Therapist 4).
+"""Whether a client's reminders are set up, for the therapist's client page (DESIGN 1, Therapist 4).
 
-On/off and the number of devices only, never when a reminder last reached the client: a reminder is
-skipped once its check-in is done, named or anonymous, so a delivery time would tell the therapist who
-answered anonymously (DESIGN 4). Delivery details stay in the outbox rows and the dispatcher's logs.
+Built only from the client's own choices: the reminder kinds turned on in their settings, and whether
+they last turned reminders on or off on a device (`User.push_chosen`). Never from the subscription rows
+or the outbox: a reminder is skipped once its check-in is done, named or anonymous, and only a reminder
+actually sent finds out that a device is gone (404/410) and retires it, so a device count or a delivery
+time would tell the therapist who answered anonymously (DESIGN 4, issue 9.2). Delivery details stay in
+the outbox rows and the dispatcher's logs.
 """
 
-from sqlalchemy import func, select
-
-from ..extensions import db
-from ..models import PushSubscription
+from ..models import User
 
 
-def reminder_status(user_id: int) -> dict:
-    """`push_on` and the number of subscribed `devices`."""
-    devices = db.session.scalar(
-        select(func.count(PushSubscription.id)).where(PushSubscription.user_id == user_id)
-    )
-    return {"push_on": devices > 0, "devices": devices}
+def reminder_status(client: User) -> dict:
+    """`push_on`: the client turned reminders on for a device; `kinds_on`: reminder kinds enabled."""
+    kinds = (client.remind_before, client.remind_after, client.remind_nudge)
+    return {"push_on": client.push_chosen and any(kinds), "kinds_on": sum(kinds)}

@@ -104,6 +104,8 @@ def upsert(user, fields: dict, *, key_id: str, user_agent: str, now) -> PushSubs
     }
     if row is not None and row.user_id != user.id and row.auth != fields["auth"]:
         raise Invalid("this endpoint belongs to another device")
+    if row is None or row.user_id != user.id:  # a device turned on (a refresh changes nothing)
+        user.push_chosen = True
     if row is None:
         row = PushSubscription(endpoint=fields["endpoint"], created_at=now, **values)
         db.session.add(row)
@@ -127,7 +129,16 @@ def save(user, fields: dict, *, key_id: str, user_agent: str, now) -> bool:
 
 
 def remove(user, endpoint: str) -> int:
-    """Forget this device for `user`; answers how many rows went (0 or 1)."""
+    """Forget this device for `user` (they turned reminders off); answers how many rows went (0 or 1).
+
+    The choice is recorded whether or not the row was still there: the dispatcher may already have
+    retired it, and what the therapist sees must not tell which. Another person's device changes nothing."""
+    owner = db.session.scalar(
+        select(PushSubscription.user_id).where(PushSubscription.endpoint == endpoint)
+    )
+    if owner is not None and owner != user.id:
+        return 0
+    user.push_chosen = False
     result = db.session.execute(
         delete(PushSubscription).where(
             PushSubscription.user_id == user.id, PushSubscription.endpoint == endpoint

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 04:43:02.852485
+Create Date: 2026-11-30 04:52:19.761198
 
 """
 
@@ -110,6 +110,7 @@ def upgrade():
         sa.Column("remind_before", sa.Boolean(), nullable=False),
         sa.Column("remind_after", sa.Boolean(), nullable=False),
         sa.Column("remind_nudge", sa.Boolean(), nullable=False),
+        sa.Column("push_chosen", sa.Boolean(), nullable=False),
         sa.Column("quiet_start_minute", sa.Integer(), nullable=True),
         sa.Column("quiet_end_minute", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),

@@ -71,6 +71,8 @@ def build(app, rx, t0: datetime, *, anonymous: bool) -> dict:
     factories.user(p, "client", therapist=t2, display_name="Dora")
     db.session.commit()
     device(carla, phone_of(rx, "carla"))
+    device(carla, phone_of(rx, "carla-old"))  # a phone she no longer has: the push service says 410
+    rx.gone(phone_of(rx, "carla-old"))
     device(cody, phone_of(rx, "cody"))
     booked_at = t0 - timedelta(days=5)
     old = booked(carla, t1, t0 - timedelta(days=4), now=booked_at)
@@ -172,8 +174,12 @@ def test_an_anonymous_answer_changes_nothing_staff_can_open(papp):
                 key: (status, kind, normalise(body, start, end))
                 for key, (status, kind, body) in pages.items()
             }
-        PHONES.clear()
         assert len(rx.messages) == 1  # only the world without check-ins got a reminder
+        gone = PHONES["carla-old"].id
+        assert [a.status for a in rx.attempts if a.subscription_id == gone] == [
+            410
+        ]  # retired there only
+        PHONES.clear()
         db.session.remove()
     assert seen[True].keys() == seen[False].keys()
     assert any(k[2].startswith("/clients/") for k in seen[True])

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import PushSubscription, Reminder, User
+from app.reminders import subscriptions
 from app.reminders.keys import current, key_id
 from app.reminders.status import reminder_status
 from tests import factories
@@ -303,11 +304,19 @@ def test_quiet_hours_off_is_stored_and_shown(web, people):
 
 def test_reminder_status_for_the_therapist(rctx, people, receiver, run_at):
     _, therapist, client = people
-    assert reminder_status(client.id) == {"push_on": False, "devices": 0}
+    assert reminder_status(client) == {"push_on": False, "kinds_on": 3}
     start = datetime(2026, 3, 10, 14, tzinfo=UTC)
     appointment(client, therapist, start, now=start - timedelta(days=1))
-    device(client, receiver.new_subscription())
-    device(client, receiver.new_subscription())
+    phone, old_phone = receiver.new_subscription(), receiver.new_subscription()
+    device(client, phone)
+    device(client, old_phone)
+    receiver.gone(old_phone)
     run_at(start - timedelta(hours=1))
-    # No delivery time: it would tell whether the check-in was done, even anonymously (DESIGN 4).
-    assert reminder_status(client.id) == {"push_on": True, "devices": 2}
+    assert db.session.scalar(select(func.count(PushSubscription.id))) == 1  # 410: retired
+    # Neither a delivery time nor a device count: a skipped reminder (check-in done, even
+    # anonymously) would leave the dead phone unfound, so both would tell who answered (DESIGN 4).
+    assert reminder_status(client) == {"push_on": True, "kinds_on": 3}
+    subscriptions.remove(client, old_phone.endpoint)  # gone already: the choice still counts
+    assert reminder_status(client) == {"push_on": False, "kinds_on": 3}
+    device(client, phone)  # the app's refresh on open is not a choice
+    assert reminder_status(client)["push_on"] is False
