@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 04:52:19.761198
+Create Date: 2026-11-30 05:09:14.988146
 
 """
 
