@@ -61,6 +61,8 @@ def from_env(instance_path: str) -> dict:
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "attune"),
+        # A moving window: "20/minute" holds over any 60 s, with no double burst across a clock minute.
+        "RATELIMIT_STRATEGY": "moving-window",
         # How many processes serve requests (gunicorn reads the same variable): memory:// limits
         # hold only with one.
         "WEB_CONCURRENCY": int(os.environ.get("WEB_CONCURRENCY") or "1"),

@@ -134,13 +134,8 @@ def sign_in_options(port: int, tries: int) -> list[int]:
 
 
 def burst_within_one_window(port: int, tries: int) -> list[int]:
-    """Limits are per clock minute: start the burst early in a minute so it ends in the same one."""
-    while time.time() % 60 > 30:
-        time.sleep(0.5)
-    started = time.time() // 60
-    answers = sign_in_options(port, tries)
-    assert time.time() // 60 == started, "the burst crossed a minute; the machine is very slow"
-    return answers
+    """The limits are a moving window (config.py), so a burst of any speed meets the same limit."""
+    return sign_in_options(port, tries)
 
 
 @pytest.mark.parametrize("shape", ["redis", "no-redis"])
