@@ -195,6 +195,7 @@ def test_two_instances_three_workers_and_crashes_lose_and_duplicate_nothing(
         "ORIGIN": origin,
         "ATTUNE_INSTANCE": str(tmp_path),
         "FLASK_APP": "app:create_app",
+        "GUNICORN_CMD_ARGS": "-c deploy/gunicorn.conf.py",  # production's settings; bind/workers below
         "RATELIMIT_STORAGE_URI": REDIS_URL,
         "RATELIMIT_KEY_PREFIX": redis_prefix,
         "WEB_CONCURRENCY": "2",
