@@ -55,7 +55,6 @@ def create_app(config: dict | None = None) -> Flask:
     web_session.init_app(app)
     errors.init_app(app)
     register_commands(app)
-    Compress(app)  # HTML and the service worker, per response; COMPRESSED_TYPES says why not JSON
     assets.init_app(app)  # static files: hashed names, precompressed, served by WhiteNoise
     return app
 
@@ -80,6 +79,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "..", "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
+    # HTML and the service worker, per response (COMPRESSED_TYPES says why not JSON). Before
+    # security.init_app: after_request runs last-registered first, so its Vary gets Accept-Encoding added.
+    Compress(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.globals.update(get_locale=get_locale, format_datetime=format_datetime)
 

@@ -20,6 +20,7 @@ import posixpath
 import re
 import shutil
 import tempfile
+import time
 
 from flask import Flask
 from whitenoise import WhiteNoise
@@ -34,7 +35,7 @@ HASHED_NAME = re.compile(rf"\.[0-9a-f]{{{HASH_LENGTH}}}\.\w+$")
 NOT_BUILT = {
     "sw.js"
 }  # served from the root by core.views with its URLs rewritten, never from /static/
-ONE_YEAR = 365 * 24 * 3600
+OLD_BUILD_SECONDS = 24 * 3600
 
 
 def init_app(app: Flask) -> None:
@@ -90,6 +91,7 @@ def build(static_folder: str, builds_dir: str) -> tuple[str, dict[str, str]]:
     build_id = hashlib.sha256(repr(sorted(manifest.items())).encode()).hexdigest()[:HASH_LENGTH]
     target = os.path.join(builds_dir, build_id)
     if os.path.isdir(target):
+        os.utime(target)  # in use: not pruned (below) by a process running other code
         return target, manifest
     os.makedirs(builds_dir, exist_ok=True)
     scratch = tempfile.mkdtemp(prefix=".building-", dir=builds_dir)
@@ -109,7 +111,16 @@ def build(static_folder: str, builds_dir: str) -> tuple[str, dict[str, str]]:
                 raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    _prune(builds_dir, keep=target)
     return target, manifest
+
+
+def _prune(builds_dir: str, keep: str) -> None:
+    """Delete builds unused for a day: older code's workers, still serving them, are long gone by then."""
+    cutoff = time.time() - OLD_BUILD_SECONDS
+    for entry in os.scandir(builds_dir):
+        if entry.path != keep and entry.is_dir() and entry.stat().st_mtime < cutoff:
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _read_sources(static_folder: str) -> dict[str, bytes]:
