@@ -32,9 +32,8 @@ HASH_LENGTH = 12
 # `from "./a.js"`, `import "./a.js"`, `import("./a.js")`: relative specifiers only.
 MODULE_SPECIFIER = re.compile(r"""(\bfrom\s*|\bimport\s*\(?\s*)(["'])(\.{1,2}/[^"']+)\2""")
 HASHED_NAME = re.compile(rf"\.[0-9a-f]{{{HASH_LENGTH}}}\.\w+$")
-NOT_BUILT = {
-    "sw.js"
-}  # served from the root by core.views with its URLs rewritten, never from /static/
+# Served from the root by core.views with its URLs rewritten, never from /static/.
+NOT_BUILT = {"sw.js"}
 OLD_BUILD_SECONDS = 24 * 3600
 
 
