@@ -11,10 +11,12 @@ visit asks for nothing (tests/e2e/test_pwa.py checks that in a browser with the 
 import gzip
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 
+from app.core import assets
 from tests.support import live_server as live
 
 BUDGET = 12 * 1024
@@ -216,3 +218,23 @@ def test_import_scanner_finds_the_forms_we_write():
     assert _third_party("https://cdn.example.com/x.js", "http://localhost/check-in")
     assert _third_party("//cdn.example.com/x.js", "http://localhost/check-in")
     assert not _third_party("/static/js/app.js", "http://localhost/check-in")
+
+
+def test_changing_a_module_renames_every_module_that_imports_it(tmp_path):
+    """A hashed name must change with anything it pulls in, or phones keep the old import forever."""
+    static = tmp_path / "static"
+    (static / "js").mkdir(parents=True)
+    (static / "js" / "api.js").write_text("export const v = 1;\n")
+    (static / "js" / "page.js").write_text(
+        'import { v } from "./api.js";\n' + "console.log(v);\n" * 40
+    )
+    (static / "js" / "other.js").write_text("export const w = 2;\n")
+    _, first = assets.build(str(static), str(tmp_path / "builds"))
+    (static / "js" / "api.js").write_text("export const v = 2;\n")
+    root, second = assets.build(str(static), str(tmp_path / "builds"))
+    assert first["js/api.js"] != second["js/api.js"]
+    assert first["js/page.js"] != second["js/page.js"]
+    assert first["js/other.js"] == second["js/other.js"]
+    page = (Path(root) / second["js/page.js"]).read_text()
+    assert f'from "./{second["js/api.js"].split("/")[-1]}"' in page
+    assert (Path(root) / (second["js/page.js"] + ".gz")).exists()
