@@ -37,7 +37,7 @@ from tests.support import live_server as live
 from tests.support.databases import postgres_schema
 from tests.support.push_receiver import PushReceiver
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(400)]
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CLIENTS = 8  # signed-in people sending check-ins, one thread each
@@ -47,7 +47,7 @@ REMINDERS_PER_PHONE = 60
 PUSH_BATCH = 10
 KILL_WEB_AFTER = 40  # acknowledged check-ins before one web instance is killed
 KILL_WORKER_AFTER = 50  # pushes received before one worker is killed
-RUN_SECONDS = 85  # the load and the dispatch must both finish within this (a bound, not a measure)
+RUN_SECONDS = 85  # load and dispatch both finish within this from the first check-in (a bound)
 START_SECONDS = 120  # gunicorn importing the app on a busy machine
 LIMIT = int(SUBMIT_LIMIT.split("/")[0])
 CONNECTION_LOST = (OSError, http.client.HTTPException)  # see tests/test_durability.py
@@ -218,13 +218,14 @@ def test_two_instances_three_workers_and_crashes_lose_and_duplicate_nothing(
                 server.start(timeout=START_SECONDS)
             tokens = [live.csrf(ports[i % 2], c) for i, c in enumerate(clients)]
             load = Load(ports, clients, tokens)
-            for worker in workers:
-                worker.start()
             threads = load.start()
-
             wait_for(lambda: len(load.acked) >= KILL_WEB_AFTER, load.deadline, "first check-ins")
             servers[0].kill()
             acked_at_web_kill = len(load.acked)
+            # The workers start now, while the load goes on against the surviving instance: each kill
+            # waits on its own progress, so neither can find its work already finished.
+            for worker in workers:
+                worker.start()
             wait_for(lambda: len(rx.messages) >= KILL_WORKER_AFTER, load.deadline, "first pushes")
             workers[0].kill()
             pushed_at_worker_kill = len({m.json["tag"] for m in list(rx.messages)})
@@ -236,7 +237,7 @@ def test_two_instances_three_workers_and_crashes_lose_and_duplicate_nothing(
             expected_tags = {f"checkin-{i}-before" for i in reminder_ids}
             wait_for(
                 lambda: expected_tags <= {m.json["tag"] for m in list(rx.messages)},
-                time.monotonic() + RUN_SECONDS,
+                load.deadline,
                 "every reminder delivered",
             )
             rate_limit_answers = burst_of_one_person(ports, limited)
