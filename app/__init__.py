@@ -5,6 +5,7 @@ import secrets
 
 from flask import Flask
 from flask_babel import format_datetime, get_locale
+from flask_compress import Compress
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -16,6 +17,7 @@ from .appointments import bp as appointments_bp
 from .auth import bp as auth_bp
 from .checkins import bp as checkins_bp
 from .cli import attune_cli
+from .core import assets
 from .core import bp as core_bp
 from .dashboard import bp as dashboard_bp
 from .dashboard.cli import refresh_aggregates
@@ -37,6 +39,8 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.from_mapping(config_module.from_env(app.instance_path))
     app.config.from_mapping(config or {})
+    app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
     logs.init_app(app)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
@@ -51,7 +55,13 @@ def create_app(config: dict | None = None) -> Flask:
     web_session.init_app(app)
     errors.init_app(app)
     register_commands(app)
+    assets.init_app(app)  # static files: hashed names, precompressed, served by WhiteNoise
     return app
+
+
+# Flask-Compress: pages and scripts only. API answers are small, and leaving JSON (which carries the CSRF
+# token) uncompressed keeps it out of reach of compression side channels (BREACH).
+COMPRESSED_TYPES = ["text/html", "text/javascript", "application/manifest+json"]
 
 
 def _warn_on_unsafe_production(app: Flask) -> None:
@@ -69,6 +79,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "..", "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
+    # HTML and the service worker, per response (COMPRESSED_TYPES says why not JSON). Before
+    # security.init_app: after_request runs last-registered first, so its Vary gets Accept-Encoding added.
+    Compress(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.globals.update(get_locale=get_locale, format_datetime=format_datetime)
 

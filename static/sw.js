@@ -13,6 +13,8 @@ const SHELL = [
   "/static/js/checkin.js",
   "/static/js/outbox.js",
   "/static/js/outbox-core.js",
+  "/static/js/outbox-ui.js",
+  "/static/js/onboarding.js",
   "/static/js/push.js",
   "/static/js/base64url.js",
   "/static/css/checkin.css",
@@ -35,6 +37,9 @@ self.addEventListener("activate", (event) => {
     (async () => {
       const keys = await caches.keys();
       await Promise.all(keys.filter((k) => k !== VERSION).map((k) => caches.delete(k)));
+      const cache = await caches.open(VERSION); // drop hashed files an earlier deploy precached
+      const stale = (await cache.keys()).filter((r) => !SHELL.includes(new URL(r.url).pathname));
+      await Promise.all(stale.map((r) => cache.delete(r)));
       await self.clients.claim();
     })(),
   );
@@ -46,10 +51,24 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (request.mode === "navigate") {
     event.respondWith(navigate(event, url));
+  } else if (url.pathname.startsWith("/static/") && SHELL.includes(url.pathname)) {
+    event.respondWith(cacheFirst(url.pathname));
   } else if (SHELL.includes(url.pathname)) {
     event.respondWith(staleWhileRevalidate(event, url.pathname));
   }
 });
+
+// Static shell files have content-hashed names (/sw.js is served with them filled in): a name's bytes
+// never change, so a cached copy needs no check with the server. A new deploy means new names, a new
+// worker, and a new precache.
+async function cacheFirst(path) {
+  const cache = await caches.open(VERSION);
+  const hit = await cache.match(path);
+  if (hit) return hit;
+  const res = await fetch(path);
+  if (res.ok) await cache.put(path, res.clone());
+  return res;
+}
 
 // Shell assets: answer from the cache at once, refresh it in the background so a new deploy
 // reaches the phone on the next open without a new service worker version.

@@ -1,14 +1,23 @@
-"""The check-in page is tiny (DESIGN 7): first load at most 12 KB gzip, and nothing from another origin.
+"""The check-in page is tiny (DESIGN 7): first load at most 12 KB on the wire, nothing from another origin.
 
 First load is the HTML plus everything it pulls in before the user can answer: stylesheets, scripts and the
-modules they import statically (`import ... from "./x.js"`), followed transitively. Each file is measured as
-`gzip -9` would send it; a slow phone on a bad network pays for every byte.
+modules they import statically (`import ... from "./x.js"`), followed transitively. It is measured as the
+real server sends it: gunicorn started the way `bin/serve` starts it, asked with `Accept-Encoding: gzip`,
+counting the body bytes each response puts on the wire (a slow phone on a bad network pays for every one).
+Static files must come with content-hashed names and a year-long, immutable cache lifetime, so a second
+visit asks for nothing (tests/e2e/test_pwa.py checks that in a browser with the service worker).
 """
 
 import gzip
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
+
+import pytest
+
+from app.core import assets
+from tests.support import live_server as live
 
 BUDGET = 12 * 1024
 PAGE = "/check-in"
@@ -42,17 +51,15 @@ def _third_party(url: str, base: str) -> bool:
     return absolute.scheme in ("http", "https") and absolute.netloc != urlsplit(base).netloc
 
 
-def first_load(client) -> tuple[dict[str, int], list[str]]:
-    """({path: gzip bytes} for the page and everything it pulls in, [third-party URLs referenced])."""
+def first_load(fetch) -> tuple[dict[str, int], list[str]]:
+    """({path: bytes on the wire} for the page and everything it pulls in, [third-party URLs]).
+
+    `fetch(path)` answers (status, headers, body as sent); gzip bodies are unpacked to be scanned.
+    """
     base = "http://localhost" + PAGE
-    response = client.get(PAGE)
-    assert response.status_code == 200
-    html = response.get_data()
-    sizes = {PAGE: len(gzip.compress(html, 9))}
-    parser = Assets()
-    parser.feed(html.decode())
-    foreign = [u for u in parser.urls if _third_party(u, base)]
-    todo = [urljoin(base, u) for u in parser.fetched]
+    sizes: dict[str, int] = {}
+    foreign: list[str] = []
+    todo = [base]
     while todo:
         url = todo.pop()
         if _third_party(url, base):
@@ -61,16 +68,73 @@ def first_load(client) -> tuple[dict[str, int], list[str]]:
         path = urlsplit(url).path
         if path in sizes:
             continue
-        asset = client.get(path)
-        assert asset.status_code == 200, f"{path} answered {asset.status_code}"
-        body = asset.get_data()
-        asset.close()
-        sizes[path] = len(gzip.compress(body, 9))
+        status, headers, body = fetch(path)
+        assert status == 200, f"{path} answered {status}"
+        sizes[path] = len(body)
+        if headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
         text = body.decode()
-        found = STATIC_IMPORT.findall(text) if path.endswith(".js") else []
-        found += CSS_URL.findall(text) if path.endswith(".css") else []
+        if path == PAGE:
+            parser = Assets()
+            parser.feed(text)
+            foreign += [u for u in parser.urls if _third_party(u, base)]
+            found = parser.fetched
+        else:
+            found = STATIC_IMPORT.findall(text) if path.endswith(".js") else []
+            found += CSS_URL.findall(text) if path.endswith(".css") else []
         todo += [urljoin(url, u) for u in found if not u.startswith("data:")]
     return sizes, foreign
+
+
+def in_process(client):
+    """`fetch` for first_load through Flask's test client (what the app itself emits)."""
+
+    def fetch(path):
+        response = client.get(path)
+        body = response.get_data()
+        response.close()
+        return response.status_code, response.headers, body
+
+    return fetch
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """Attune under gunicorn as bin/serve runs it, on a migrated SQLite file, and a signed-in client."""
+    tmp = tmp_path_factory.mktemp("served")
+    url = f"sqlite:///{tmp / 'attune.db'}"
+    port = live.free_port()
+    origin = f"http://localhost:{port}"
+    live.migrate(url)
+    client = live.signed_in_client(url, "budget-secret", origin)
+    env = {
+        "DATABASE_URL": url,
+        "ORIGIN": origin,
+        "SECRET_KEY": "budget-secret",
+        "RATELIMIT_ENABLED": "0",
+        "ATTUNE_INSTANCE": str(tmp),
+    }
+    server = live.Server(env, port, workers=1, log_path=str(tmp / "gunicorn.log"))
+    server.start(timeout=120)
+    try:
+        yield port, client
+    finally:
+        server.stop()
+
+
+def over_the_wire(port: int, cookie: str | None = None):
+    """`fetch` for first_load: the real server, as a browser asks (gzip accepted, maybe signed in)."""
+
+    def fetch(path):
+        headers = {"Accept-Encoding": "gzip"}
+        if cookie:
+            headers["Cookie"] = cookie
+        status, response_headers, body = live.request(port, "GET", path, headers=headers)
+        fetch.headers[path] = response_headers
+        return status, response_headers, body
+
+    fetch.headers = {}
+    return fetch
 
 
 def _report(sizes: dict[str, int]) -> str:
@@ -78,16 +142,63 @@ def _report(sizes: dict[str, int]) -> str:
     return "\n".join(lines + [f"{'total':<32} {sum(sizes.values()):>6} B (budget {BUDGET} B)"])
 
 
-def test_check_in_first_load_fits_in_12_kb_gzip(client):
-    sizes, _ = first_load(client)
-    assert "/static/js/checkin.js" in sizes and "/static/css/checkin.css" in sizes, _report(sizes)
+@pytest.mark.parametrize("signed_in", [False, True], ids=["shell", "signed-in"])
+def test_check_in_first_load_fits_in_12_kb_on_the_wire(served, signed_in):
+    port, client = served
+    fetch = over_the_wire(port, client.header() if signed_in else None)
+    sizes, _ = first_load(fetch)
+    names = {re.sub(r"\.[0-9a-f]{12}(\.\w+)$", r"\1", path) for path in sizes}
+    assert "/static/js/checkin.js" in names and "/static/css/checkin.css" in names, _report(sizes)
     # checkin.js imports outbox.js, which imports the queue shared with the service worker.
-    assert "/static/js/outbox-core.js" in sizes, "static imports were not followed"
+    assert "/static/js/outbox-core.js" in names, "static imports were not followed"
     assert sum(sizes.values()) <= BUDGET, _report(sizes)
+    for path, headers in fetch.headers.items():
+        assert headers.get("Content-Encoding") == "gzip", f"{path} was sent uncompressed"
+        assert "Accept-Encoding" in headers.get("Vary", ""), path
+
+
+def test_static_files_have_hashed_names_and_a_year_long_cache_life(served):
+    port, _ = served
+    fetch = over_the_wire(port)
+    sizes, _ = first_load(fetch)
+    assets = [path for path in sizes if path != PAGE]
+    assert len(assets) >= 5, _report(sizes)
+    for path in assets:
+        assert re.search(r"\.[0-9a-f]{12}\.(js|css)$", path), f"{path}: no content hash in the name"
+        cache = fetch.headers[path]["Cache-Control"]
+        assert "immutable" in cache and int(re.search(r"max-age=(\d+)", cache)[1]) >= 365 * 86400
+        assert fetch.headers[path]["X-Content-Type-Options"] == "nosniff", path
+    # The original names still answer (the web manifest's icons), but must be revalidated.
+    status, headers, _ = live.request(port, "GET", "/static/js/checkin.js")
+    assert status == 200 and "immutable" not in headers["Cache-Control"]
+
+
+def test_a_hashed_module_imports_hashed_modules(served):
+    """ES modules import by relative URL: a hashed copy must name its imports' hashed copies."""
+    port, _ = served
+    sizes, _ = first_load(over_the_wire(port))
+    checkin = next(p for p in sizes if "/js/checkin." in p)
+    _, _, body = live.request(port, "GET", checkin)
+    imports = STATIC_IMPORT.findall(body.decode())
+    assert imports and all(re.fullmatch(r"\./[\w-]+\.[0-9a-f]{12}\.js", i) for i in imports), (
+        imports
+    )
+
+
+def test_service_worker_precaches_the_names_pages_use(served):
+    port, _ = served
+    sizes, _ = first_load(over_the_wire(port))
+    status, headers, body = live.request(port, "GET", "/sw.js")
+    assert status == 200 and headers["Cache-Control"] == "no-cache"
+    source = body.decode()
+    for path in sizes:
+        if path != PAGE:
+            assert f'"{path}"' in source, f"{path} is not in the service worker's precache list"
+    assert re.search(r'importScripts\("/static/js/outbox-core\.[0-9a-f]{12}\.js"\)', source)
 
 
 def test_check_in_page_references_no_third_party_origin(client):
-    sizes, foreign = first_load(client)
+    sizes, foreign = first_load(in_process(client))
     assert not foreign, foreign
     policy = client.get(PAGE).headers["Content-Security-Policy"]
     sources = {word for part in policy.split(";") for word in part.split()[1:]}
@@ -107,3 +218,23 @@ def test_import_scanner_finds_the_forms_we_write():
     assert _third_party("https://cdn.example.com/x.js", "http://localhost/check-in")
     assert _third_party("//cdn.example.com/x.js", "http://localhost/check-in")
     assert not _third_party("/static/js/app.js", "http://localhost/check-in")
+
+
+def test_changing_a_module_renames_every_module_that_imports_it(tmp_path):
+    """A hashed name must change with anything it pulls in, or phones keep the old import forever."""
+    static = tmp_path / "static"
+    (static / "js").mkdir(parents=True)
+    (static / "js" / "api.js").write_text("export const v = 1;\n")
+    (static / "js" / "page.js").write_text(
+        'import { v } from "./api.js";\n' + "console.log(v);\n" * 40
+    )
+    (static / "js" / "other.js").write_text("export const w = 2;\n")
+    _, first = assets.build(str(static), str(tmp_path / "builds"))
+    (static / "js" / "api.js").write_text("export const v = 2;\n")
+    root, second = assets.build(str(static), str(tmp_path / "builds"))
+    assert first["js/api.js"] != second["js/api.js"]
+    assert first["js/page.js"] != second["js/page.js"]
+    assert first["js/other.js"] == second["js/other.js"]
+    page = (Path(root) / second["js/page.js"]).read_text()
+    assert f'from "./{second["js/api.js"].split("/")[-1]}"' in page
+    assert (Path(root) / (second["js/page.js"] + ".gz")).exists()

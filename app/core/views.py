@@ -1,11 +1,13 @@
 import os
+import re
 
 from flask import current_app, g, redirect, render_template, request, send_file, url_for
 from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
-from . import bp, onboarding
+from . import assets, bp, onboarding
 
+STATIC_URL = re.compile(r'"(/static/[^"]+)"')
 HOME_BY_ROLE = {
     "client": "checkins.home",
     "therapist": "dashboard.index",
@@ -47,8 +49,12 @@ def manifest():
 def service_worker():
     """Served from the root so its scope is `/`; no-cache so updates arrive on the next visit."""
     g.shell_page = True
-    path = os.path.join(current_app.static_folder, "sw.js")
-    response = send_file(path, mimetype="text/javascript", max_age=0)
+    with open(os.path.join(current_app.static_folder, "sw.js"), encoding="utf-8") as fh:
+        source = fh.read()
+    # Precache and importScripts the content-hashed names the pages use (app/core/assets.py); a new deploy
+    # changes these bytes, so browsers install the new worker and it fetches the new shell.
+    body = STATIC_URL.sub(lambda m: f'"{assets.hashed_url(current_app, m.group(1))}"', source)
+    response = current_app.response_class(body, mimetype="text/javascript")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"
     return response

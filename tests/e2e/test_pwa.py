@@ -25,6 +25,11 @@ def sw_shell() -> set[str]:
     )
 
 
+def unhashed(path: str) -> str:
+    """/static/js/a.0123456789ab.js -> /static/js/a.js: the name in static/sw.js (app/core/assets.py)."""
+    return re.sub(r"\.[0-9a-f]{12}(\.\w+)$", r"\1", path)
+
+
 def png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     return struct.unpack(">II", data[16:24])
@@ -164,7 +169,7 @@ def test_no_signed_in_page_is_in_the_service_worker_cache(live_server, phone):
     allowed = sw_shell()
     for entry in entries:
         path = entry["url"].removeprefix(live_server.url)
-        assert path in allowed, path
+        assert unhashed(path) in allowed, path
         assert "Theodora Unique" not in entry["body"], path
         assert not re.search(r'name="csrf-token" content="[^"]+"', entry["body"]), path
         assert "application/json" not in entry["type"], path
@@ -193,6 +198,44 @@ def test_service_worker_installed_while_signed_in_caches_nothing_personal(live_s
     assert any(e["url"].endswith("/offline") for e in entries)
     for entry in entries:
         path = entry["url"].removeprefix(server.url)
-        assert path in sw_shell(), path
+        assert unhashed(path) in sw_shell(), path
         assert "Kimberly Unique" not in entry["body"], path
         assert not re.search(r'name="csrf-token" content="[^"]+"', entry["body"]), path
+
+
+def test_a_repeat_load_of_the_installed_shell_asks_the_server_for_no_static_file(
+    live_server, phone
+):
+    """Issue 12: hashed shell files come from the service worker's cache, never revalidated."""
+    asked: list[str] = []
+    inner = live_server.app.wsgi_app
+
+    def counting(environ, start_response):
+        asked.append(environ["PATH_INFO"])
+        return inner(environ, start_response)
+
+    live_server.app.wsgi_app = counting
+    first = phone.new_page()
+    first.goto(f"{live_server.url}/check-in")
+    first.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=WAIT)
+    served_sw = first.request.get(f"{live_server.url}/sw.js").text()
+    shell = re.findall(r'"(/static/[^"]+)"', served_sw)
+    assert shell and all(re.search(r"\.[0-9a-f]{12}\.\w+$", p) for p in shell), shell
+    first.wait_for_function(
+        """async (want) => {
+          const cache = await caches.open((await caches.keys())[0]);
+          const have = (await cache.keys()).map((r) => new URL(r.url).pathname);
+          return want.every((p) => have.includes(p));
+        }""",
+        arg=[p for p in shell if p.endswith((".js", ".css"))],
+        timeout=WAIT,
+    )
+    first.close()
+    asked.clear()
+
+    again = phone.new_page()
+    again.goto(f"{live_server.url}/check-in")
+    expect(again.locator("#checkin")).to_be_visible()
+    again.wait_for_load_state("networkidle")
+    assert again.evaluate("document.querySelectorAll('script[src]').length") > 0
+    assert [p for p in asked if p.startswith("/static/")] == []
