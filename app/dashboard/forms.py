@@ -9,9 +9,10 @@ from wtforms import IntegerField, SelectField, TimeField
 from wtforms.validators import InputRequired, NumberRange
 
 from .. import settings
+from ..i18n import language_choices
 from ..reminders.forms import minutes
 
-LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}
+LANGUAGE_NAMES = dict(language_choices())
 
 
 def field_name(setting: settings.Setting) -> str:

@@ -1,4 +1,5 @@
 // Every page: service worker and small progressive enhancements (install: onboarding.js).
+import { t } from "./i18n.js";
 
 const role = document.body.dataset.role;
 
@@ -18,7 +19,7 @@ document.querySelectorAll("[data-copy]").forEach((btn) => {
     const input = document.querySelector(btn.dataset.copy);
     try {
       await navigator.clipboard.writeText(input.value);
-      btn.textContent = "Copied";
+      btn.textContent = t("Copied");
     } catch {
       input.select();
     }
