@@ -21,7 +21,7 @@ from .dashboard import bp as dashboard_bp
 from .dashboard.cli import refresh_aggregates
 from .demo import demo_cli
 from .extensions import babel, csrf, db, limiter, migrate
-from .i18n import js_catalogue, select_locale, select_timezone, text_direction
+from .i18n import js_catalogue, language_choices, select_locale, select_timezone, text_direction
 from .privacy import bp as privacy_bp
 from .reminders import bp as reminders_bp
 
@@ -75,6 +75,7 @@ def register_extensions(app: Flask) -> None:
         format_datetime=format_datetime,
         text_direction=text_direction,
         js_catalogue=js_catalogue,
+        language_choices=language_choices,
     )
 
 
