@@ -1,6 +1,7 @@
 """Right-to-left (issue 13.4): charts whose time axis runs from the right, CSS in logical properties,
 numbers formatted for the page's language."""
 
+import json
 import re
 from pathlib import Path
 
@@ -47,3 +48,10 @@ def test_stylesheets_use_logical_properties():
         if PHYSICAL.search(line.split("/*")[0])
     ]
     assert offenders == []
+
+
+def test_manifest_is_language_neutral():
+    """One manifest serves every language: the name is the brand, with no English description."""
+    manifest = json.loads((ROOT / "manifest.json").read_text())
+    assert manifest["name"] == manifest["short_name"] == "Attune"
+    assert "description" not in manifest and manifest.get("dir") == "auto"
