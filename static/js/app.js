@@ -1,5 +1,4 @@
 // Every page: service worker and small progressive enhancements (install: onboarding.js).
-import { t } from "./i18n.js";
 
 const role = document.body.dataset.role;
 
@@ -19,6 +18,7 @@ document.querySelectorAll("[data-copy]").forEach((btn) => {
     const input = document.querySelector(btn.dataset.copy);
     try {
       await navigator.clipboard.writeText(input.value);
+      const { t } = await import("./i18n.js"); // only here: keeps the check-in page's first load small
       btn.textContent = t("Copied");
     } catch {
       input.select();
