@@ -30,6 +30,12 @@ CLIPPED = f"""() => [...document.querySelectorAll('{TEXT}')]
     && getComputedStyle(el).overflowX !== 'visible')
   .map(el => el.textContent.trim().slice(0, 60))"""
 
+# Anything visible that sticks out past the screen's edge (either edge: right-to-left overflows leftwards).
+OVERFLOW = """(width) => [...document.querySelectorAll('body *')]
+  .filter(el => el.offsetParent !== null && !el.closest('.visually-hidden, .skip'))
+  .filter(el => { const r = el.getBoundingClientRect(); return r.width && (r.right > width + 1 || r.left < -1); })
+  .map(el => el.tagName + ' ' + el.textContent.trim().slice(0, 40))"""
+
 
 def english_leftovers(lang: str) -> set[str]:
     """English msgids of two words or more whose translation differs: none of them may show."""
@@ -81,9 +87,7 @@ def check_page(page, lang: str, where: str) -> None:
         DIRECTION.get(lang, "ltr"),
     ], where
     assert visible_english(page, lang) == [], where
-    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"], (
-        where
-    )
+    assert page.evaluate(OVERFLOW, page.viewport_size["width"]) == [], where
     assert page.evaluate(CLIPPED) == [], where
     assert run_axe(page) == [], where
 
@@ -141,3 +145,12 @@ def test_arabic_screenshots_for_review(live_server, browser):
         assert run_axe(page) == []
     assert (SHOTS / "ar-check-in.png").stat().st_size > 1000
     assert (SHOTS / "ar-history.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])
+def test_sign_in_and_offline_shell_follow_the_browser_language(live_server, browser, lang):
+    with phone_context(browser, locale=lang, **SMALL) as context:
+        page = context.new_page()
+        for path in ("/signin", "/offline"):
+            page.goto(f"{live_server.url}{path}")
+            check_page(page, lang, path)
