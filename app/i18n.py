@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel import Locale
 from babel.messages.extract import extract_from_file
 from flask import current_app, g, request
-from flask_babel import get_locale, get_translations
+from flask_babel import get_locale, get_translations, refresh
 
 # The languages Attune ships, with complete catalogues in translations/ (tools/i18n.sh keeps them in step).
 LANGUAGES = ("en", "es", "de", "fr", "ar")
@@ -21,9 +21,17 @@ def select_locale() -> str:
     supported = current_app.config["LANGUAGES"]
     if user is not None and user.locale in supported:
         return user.locale
-    if user is not None and user.practice is not None and user.practice.locale in supported:
-        return user.practice.locale
+    practice = user.practice if user is not None else g.get("locale_practice")
+    if practice is not None and practice.locale in supported:
+        return practice.locale
     return request.accept_languages.best_match(supported) or "en"
+
+
+def follow_practice(practice) -> None:
+    """Show this request in `practice`'s language unless the signed-in person chose one: an invite
+    page speaks the language its practice will use once the invitee has signed up."""
+    g.locale_practice = practice
+    refresh()
 
 
 def language_choices() -> list[tuple[str, str]]:

@@ -6,8 +6,9 @@ would share between requests."""
 import pytest
 from sqlalchemy import select
 
+from app.auth import invites
 from app.extensions import db
-from app.models import User
+from app.models import User, utcnow
 from tests import factories
 
 
@@ -54,3 +55,19 @@ def test_practice_default_then_own_choice(app, client, person):
 def test_unknown_language_is_refused_and_nothing_changes(app, client, person):
     assert client.post("/account/language", data={"locale": "xx"}).status_code == 400
     assert stored_locale(app, person) is None
+
+
+def test_invite_page_speaks_its_practice_language(app, client):
+    with app.app_context():
+        practice = factories.practice(locale="fr")
+        therapist = factories.user(practice, "therapist")
+        _, token = invites.create(
+            practice=practice, role="client", therapist=therapist, now=utcnow()
+        )
+        db.session.commit()
+    res = client.get(f"/invite/{token}", headers={"Accept-Language": "es"})
+    assert res.status_code == 200
+    assert 'lang="fr" dir="ltr"' in html_tag(res)
+    assert "Votre thérapeute" in res.get_data(as_text=True) or "vous a invité" in res.get_data(
+        as_text=True
+    )
