@@ -3,12 +3,15 @@
 Requests run outside a test-wide app context: Flask-Babel caches the locale on `g`, which such a context
 would share between requests."""
 
+import json
+
 import pytest
 from sqlalchemy import select
 
 from app.auth import invites
 from app.extensions import db
 from app.models import User, utcnow
+from app.reminders.payload import payload
 from tests import factories
 
 
@@ -71,3 +74,13 @@ def test_invite_page_speaks_its_practice_language(app, client):
     assert "Votre thérapeute" in res.get_data(as_text=True) or "vous a invité" in res.get_data(
         as_text=True
     )
+
+
+@pytest.mark.parametrize(
+    ("lang", "body"),
+    [("es", "Es momento de un breve check-in"), ("ar", "حان وقت تسجيل سريع"), ("de", "Zeit für")],
+)
+def test_push_text_is_in_the_clients_language_and_still_generic(ctx, lang, body):
+    data = json.loads(payload(7, "before", locale=lang))
+    assert data["body"].startswith(body) and data["title"] == "Attune"
+    assert set(data) == {"title", "body", "url", "tag"}  # no name, no score
