@@ -23,7 +23,7 @@ from .dashboard import bp as dashboard_bp
 from .dashboard.cli import refresh_aggregates
 from .demo import demo_cli
 from .extensions import babel, csrf, db, limiter, migrate
-from .i18n import select_locale, select_timezone
+from .i18n import js_catalogue, language_choices, select_locale, select_timezone, text_direction
 from .privacy import bp as privacy_bp
 from .reminders import bp as reminders_bp
 
@@ -83,7 +83,13 @@ def register_extensions(app: Flask) -> None:
     # security.init_app: after_request runs last-registered first, so its Vary gets Accept-Encoding added.
     Compress(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
-    app.jinja_env.globals.update(get_locale=get_locale, format_datetime=format_datetime)
+    app.jinja_env.globals.update(
+        get_locale=get_locale,
+        format_datetime=format_datetime,
+        text_direction=text_direction,
+        js_catalogue=js_catalogue,
+        language_choices=language_choices,
+    )
 
 
 def register_blueprints(app: Flask) -> None:

@@ -4,13 +4,20 @@ script, no `style=` (strict CSP).
 The SVG scales to its container through `viewBox`, so it reads on a 360 px phone; colours come from CSS
 classes in app.css and each series also has its own dash pattern, so colour is never the only cue. Every
 chart has `role="img"` and an `aria-label`; the page puts a table next to it.
+
+In a right-to-left language the time axis runs from the right (the first point on the right, the value
+scale on the right edge). The SVG itself is drawn with `direction="ltr"` so `text-anchor` keeps its
+geometric meaning; the mirroring is done here, in the coordinates.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
+
+from .i18n import text_direction
 
 W, H = 320, 180
 LEFT, RIGHT, TOP, BOTTOM = 30, 8, 10, 26
@@ -43,37 +50,42 @@ def line_chart(
     """A line chart with one point per label; gaps where a value is None."""
     n = max(len(labels), 1)
     step = (W - LEFT - RIGHT) / max(n - 1, 1)
+    rtl = text_direction() == "rtl"
 
     def x(i):
-        return LEFT + i * step
+        return W - LEFT - i * step if rtl else LEFT + i * step
 
     def y(v):
         return TOP + (hi - v) / (hi - lo or 1) * (H - TOP - BOTTOM)
 
     parts = [
         f'<svg class="chart-svg" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(label)}" '
-        'xmlns="http://www.w3.org/2000/svg" focusable="false">'
+        'xmlns="http://www.w3.org/2000/svg" focusable="false" direction="ltr">'
     ]
-    parts += _axes(labels, lo, hi, x, y)
+    parts += _axes(labels, lo, hi, x, y, rtl=rtl)
     for s in series:
         parts += _series(s, x, y)
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def _axes(labels, lo, hi, x, y) -> list[str]:
+def _axes(labels, lo, hi, x, y, *, rtl: bool = False) -> list[str]:
     out = []
+    start, end = ("end", "start") if rtl else ("start", "end")
+    x1, x2 = (RIGHT, W - LEFT) if rtl else (LEFT, W - RIGHT)
+    scale_x = W - LEFT + 4 if rtl else LEFT - 4
     for v in (lo, (lo + hi) / 2, hi):
         yy = y(v)
-        out.append(f'<line class="grid" x1="{LEFT}" x2="{W - RIGHT}" y1="{yy:.1f}" y2="{yy:.1f}"/>')
+        out.append(f'<line class="grid" x1="{x1}" x2="{x2}" y1="{yy:.1f}" y2="{yy:.1f}"/>')
         out.append(
-            f'<text class="tick" x="{LEFT - 4}" y="{yy + 3:.1f}" text-anchor="end">{v:g}</text>'
+            f'<text class="tick" x="{scale_x}" y="{yy + 3:.1f}" text-anchor="{end}">'
+            f"{format_decimal(v)}</text>"
         )
     every = max(1, len(labels) // 4)
     last = len(labels) - 1
     for i, text in enumerate(labels):
         if i % every == 0 or i == last:
-            anchor = "start" if i == 0 else "end" if i == last else "middle"
+            anchor = start if i == 0 else end if i == last else "middle"
             out.append(
                 f'<text class="tick" x="{x(i):.1f}" y="{H - 8}" text-anchor="{anchor}">{escape(text)}</text>'
             )
@@ -98,6 +110,6 @@ def _series(s: Series, x, y) -> list[str]:
         for px, py, v, _i in r:
             out.append(
                 f'<circle class="pt {s.css}" cx="{px:.1f}" cy="{py:.1f}" r="3.5">'
-                f"<title>{escape(s.name)}: {v:g}</title></circle>"
+                f"<title>{escape(s.name)}: {format_decimal(v)}</title></circle>"
             )
     return out

@@ -6,6 +6,8 @@ Nothing here touches the disk or the network: reading happens when `Config.from_
 import os
 from datetime import timedelta
 
+from .i18n import LANGUAGES
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -86,7 +88,7 @@ def from_env(instance_path: str) -> dict:
         "INVITE_DAYS": int(os.environ.get("INVITE_DAYS", "7")),
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
-        "LANGUAGES": ["en"],
+        "LANGUAGES": list(LANGUAGES),
         "BABEL_TRANSLATION_DIRECTORIES": os.path.join(ROOT, "translations"),
         "TRUST_PROXY": _bool("TRUST_PROXY", False),
     }

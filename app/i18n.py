@@ -1,18 +1,91 @@
 """Locale and time-zone selection for Flask-Babel, and time formatting in the viewer's zone."""
 
+import os
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale
+from babel.messages.extract import extract_from_file
 from flask import current_app, g, request
+from flask_babel import get_locale, get_translations, refresh
+
+# The languages Attune ships, with complete catalogues in translations/ (tools/i18n.sh keeps them in step).
+LANGUAGES = ("en", "es", "de", "fr", "ar")
+JS_KEYWORDS = {"t": None, "tn": (1, 2)}
 
 
 def select_locale() -> str:
+    """The person's own choice, else their practice's default, else the browser's Accept-Language."""
     user = g.get("user")
-    if user is not None and user.locale:
+    supported = current_app.config["LANGUAGES"]
+    if user is not None and user.locale in supported:
         return user.locale
-    if user is not None and user.practice.locale:
-        return user.practice.locale
-    return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"
+    practice = user.practice if user is not None else g.get("locale_practice")
+    if practice is not None and practice.locale in supported:
+        return practice.locale
+    return request.accept_languages.best_match(supported) or "en"
+
+
+def follow_practice(practice) -> None:
+    """Show this request in `practice`'s language unless the signed-in person chose one: an invite
+    page speaks the language its practice will use once the invitee has signed up."""
+    g.locale_practice = practice
+    refresh()
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """(code, name) for each shipped language, each named in its own language so anyone can find theirs."""
+    return [(code, Locale.parse(code).get_display_name(code).capitalize()) for code in LANGUAGES]
+
+
+def text_direction() -> str:
+    """ "rtl" or "ltr" for the page's language (base.html's <html dir>)."""
+    return get_locale().text_direction if get_locale() is not None else "ltr"
+
+
+@cache
+def plural_samples(locale: str) -> dict[str, int]:
+    """One number for each CLDR plural form of `locale` ("one": 1, "other": 0 in English)."""
+    rules = Locale.parse(locale).plural_form
+    samples: dict[str, int] = {}
+    for n in range(200):
+        samples.setdefault(rules(n), n)
+    return samples
+
+
+@cache
+def js_messages(static_folder: str) -> tuple[str | tuple[str, str], ...]:
+    """Every t("...") and tn("...", "...") message in static/js, read by the same extractor pybabel uses."""
+    found: dict = {}
+    folder = os.path.join(static_folder, "js")
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".js"):
+            for _line, message, _c, _ctx in extract_from_file(
+                "javascript", os.path.join(folder, name), keywords=JS_KEYWORDS
+            ):
+                found[message] = True
+    return tuple(found)
+
+
+def js_catalogue() -> dict:
+    """The scripts' messages in the page's language: msgid -> text, or singular -> {plural form: text}.
+
+    The msgids are literals in static/js, which pybabel extracts into the same catalogue as the Python
+    and template strings; this only looks them up, so nothing built at run time is translated."""
+    translations = get_translations()
+    locale = str(get_locale() or "en")
+    out: dict = {}
+    for message in js_messages(current_app.static_folder):
+        if isinstance(message, tuple):
+            singular, plural = message
+            out[singular] = {
+                form: translations.ngettext(singular, plural, n)
+                for form, n in plural_samples(locale).items()
+            }
+        else:
+            out[message] = translations.gettext(message)
+    return out
 
 
 def select_timezone() -> str:

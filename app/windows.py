@@ -8,6 +8,8 @@ skewed clocks, so a check-in filled in on time but sent later from the offline o
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
+
 BEFORE_OPENS = timedelta(hours=24)
 AFTER_CLOSES = timedelta(hours=72)
 GRACE = timedelta(hours=6)
@@ -45,14 +47,14 @@ def accepts(appointment, phase: str, created_at: datetime) -> str | None:
     win = window(appointment, phase)
     if phase == "before":
         if created_at >= win.closes + BEFORE_GRACE:
-            return "This session has ended, so its before-session check-in is closed."
+            return _l("This session has ended, so its before-session check-in is closed.")
         if created_at < win.opens - GRACE:
-            return "This session's before-session check-in is not open yet."
+            return _l("This session's before-session check-in is not open yet.")
         return None
     if created_at < win.opens - timedelta(minutes=30):
-        return "This session has not ended yet, so its after-session check-in is not open."
+        return _l("This session has not ended yet, so its after-session check-in is not open.")
     if created_at >= win.closes + GRACE:
-        return "This session's after-session check-in has closed."
+        return _l("This session's after-session check-in has closed.")
     return None
 
 

@@ -47,6 +47,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("auth.add_passkey_options", "POST"):      (401, 200, 200, 200, 200, 200, 200),
     ("auth.add_passkey_verify", "POST"):       (401, 400, 400, 400, 400, 400, 400),
     ("auth.set_time_zone", "POST"):            (401, 200, 200, 200, 200, 200, 200),
+    ("auth.set_language", "POST"):             (302, 302, 302, 302, 302, 302, 302),
     ("auth.sign_out_everywhere", "POST"):      (302, 302, 302, 302, 302, 302, 302),
     ("auth.confirm_recovery", "POST"):         (302, 403, 403, 403, 403, 403, 403),
     ("privacy.export", "GET"):                 (302, 200, 200, 200, 200, 200, 200),

@@ -2,6 +2,7 @@
 
 from flask import abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from wtforms.fields.choices import SelectChoice
 
 from ..extensions import db
@@ -55,7 +56,7 @@ def create():
         db.session.rollback()
         abort(422, str(err))
     db.session.commit()
-    flash(_("%(n)s appointment(s) scheduled.", n=len(made)))
+    flash(ngettext("%(num)s appointment scheduled.", "%(num)s appointments scheduled.", len(made)))
     return redirect(url_for("appointments.index"))
 
 
@@ -82,7 +83,7 @@ def edit(appointment_id):
             db.session.rollback()
             abort(422, str(err))
         db.session.commit()
-        flash(_("%(n)s appointment(s) moved.", n=len(moved)))
+        flash(ngettext("%(num)s appointment moved.", "%(num)s appointments moved.", len(moved)))
         return redirect(url_for("appointments.index"))
     status = 422 if form.is_submitted() else 200
     return render_template(
@@ -99,5 +100,9 @@ def cancel(appointment_id):
         abort(400, _("Choose which appointments to cancel."))
     cancelled = service.cancel(row, scope=form.scope.data, now=utcnow())
     db.session.commit()
-    flash(_("%(n)s appointment(s) cancelled.", n=len(cancelled)))
+    flash(
+        ngettext(
+            "%(num)s appointment cancelled.", "%(num)s appointments cancelled.", len(cancelled)
+        )
+    )
     return redirect(url_for("appointments.index"))

@@ -20,7 +20,7 @@ from ..inputs import json_object
 from ..models import Credential, utcnow
 from ..web_session import login_required
 from . import bp, ceremonies, passkeys, recovery, sessions
-from .forms import RenameForm
+from .forms import LanguageForm, RenameForm
 from .views import failed, relying_party
 
 log = logging.getLogger("attune.auth")
@@ -130,6 +130,17 @@ def confirm_recovery():
         abort(err.status, str(err))
     db.session.commit()
     return redirect(url_for("auth.account", confirmed=1))
+
+
+@bp.post("/account/language")
+@login_required()
+def set_language():
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        abort(400, _("Choose one of the languages listed."))
+    g.user.locale = form.locale.data or None
+    db.session.commit()
+    return redirect(url_for("auth.account"))
 
 
 @bp.post("/api/account/time-zone")

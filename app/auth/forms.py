@@ -3,6 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from ..i18n import language_choices
 from .ceremonies import InputError, plain_text
 
 ROLE_LABELS = {"client": _l("Client"), "therapist": _l("Therapist"), "admin": _l("Practice admin")}
@@ -34,3 +35,13 @@ class RenameForm(FlaskForm):
     nickname = StringField(
         _l("Passkey name"), validators=[DataRequired(), Length(min=1, max=60), plain]
     )
+
+
+class LanguageForm(FlaskForm):
+    """The person's own language; empty follows the practice default."""
+
+    locale = SelectField(_l("Language"), validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.locale.choices = [("", _l("Practice default")), *language_choices()]

@@ -15,6 +15,7 @@ from flask import (
 )
 
 from ..extensions import db, limiter
+from ..i18n import follow_practice
 from ..inputs import json_object
 from ..models import Invite, User, utcnow
 from ..web_session import login_required
@@ -32,6 +33,7 @@ def invite_landing(token):
         invite = ceremonies.usable_invite(token, now=utcnow(), current_user=g.user)
     except ceremonies.AUTH_ERRORS as err:
         return render_template("auth/invite_invalid.html", message=str(err)), err.status
+    follow_practice(invite.practice)
     return render_template("auth/invite.html", invite=invite, token=token)
 
 

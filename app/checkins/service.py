@@ -13,6 +13,7 @@ import re
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -31,7 +32,7 @@ CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 class CheckInError(Exception):
     """A refused check-in: an HTTP status, a message safe to show, and the field at fault."""
 
-    def __init__(self, status: int, message: str, field: str | None = None):
+    def __init__(self, status: int, message, field: str | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -61,14 +62,14 @@ class CheckInData:
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
-def _bad(field: str, message: str, status: int = 422):
+def _bad(field: str, message, status: int = 422):
     raise CheckInError(status, message, field)
 
 
 def _score(body: dict, name: str) -> int:
     value = body.get(name)
     if type(value) is not int or not 0 <= value <= 10:
-        _bad(name, f"{name} must be a whole number from 0 to 10.")
+        _bad(name, _l("%(field)s must be a whole number from 0 to 10.", field=name))
     return value
 
 
@@ -76,33 +77,36 @@ def _text(value, field: str, limit: int) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        _bad(field, f"{field} must be text.")
+        _bad(field, _l("%(field)s must be text.", field=field))
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        _bad(field, f"{field} contains characters that cannot be stored.")
+        _bad(field, _l("%(field)s contains characters that cannot be stored.", field=field))
     if CONTROL_RE.search(value):
-        _bad(field, f"{field} contains control characters.")
+        _bad(field, _l("%(field)s contains control characters.", field=field))
     if len(value) > limit:
-        _bad(field, f"{field} must be at most {limit} characters.")
+        _bad(field, _l("%(field)s must be at most %(limit)s characters.", field=field, limit=limit))
     return value.strip()
 
 
 def _created_at(value, now: datetime) -> datetime:
     if not isinstance(value, str) or len(value) > 40:
-        _bad("created_at", "created_at must be an ISO 8601 time with a zone.")
+        _bad("created_at", _l("created_at must be an ISO 8601 time with a zone."))
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        _bad("created_at", "created_at must be an ISO 8601 time with a zone.")
+        _bad("created_at", _l("created_at must be an ISO 8601 time with a zone."))
     if moment.tzinfo is None:
-        _bad("created_at", "created_at must include a time zone (for example Z).")
+        _bad("created_at", _l("created_at must include a time zone (for example Z)."))
     try:
         moment = moment.astimezone(UTC)
     except (OverflowError, ValueError):
-        _bad("created_at", "created_at is out of range.")
+        _bad("created_at", _l("created_at is out of range."))
     if moment > now + CLOCK_SKEW or moment < now - OLDEST:
-        _bad("created_at", "created_at is too far from the current time; check the phone's clock.")
+        _bad(
+            "created_at",
+            _l("created_at is too far from the current time; check the phone's clock."),
+        )
     return moment
 
 
@@ -128,37 +132,42 @@ def _closed(body: dict) -> None:
     unknown = sorted(set(body) - FIELDS)
     if unknown:
         names = ", ".join(name[:NAME_CUT] for name in unknown[:NAMED_AT_MOST])
-        more = "" if len(unknown) <= NAMED_AT_MOST else f" and {len(unknown) - NAMED_AT_MOST} more"
-        _bad(unknown[0][:NAME_CUT], f"Unknown fields: {names}{more}.")
+        extra = len(unknown) - NAMED_AT_MOST
+        message = (
+            _l("Unknown fields: %(names)s.", names=names)
+            if extra <= 0
+            else _l("Unknown fields: %(names)s and %(n)s more.", names=names, n=extra)
+        )
+        _bad(unknown[0][:NAME_CUT], message)
 
 
 def _owner(value) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not OWNER_RE.match(value):
-        _bad("owner", "owner must be the opaque id this app gave the phone.")
+        _bad("owner", _l("owner must be the opaque id this app gave the phone."))
     return value
 
 
 def parse(body, *, now: datetime) -> CheckInData:
     """Validate an untrusted JSON body; raise CheckInError naming the first bad field."""
     if not isinstance(body, dict):
-        raise CheckInError(400, "Expected a JSON object.", None)
+        raise CheckInError(400, _l("Expected a JSON object."), None)
     _closed(body)
     key = body.get("idempotency_key")
     if not isinstance(key, str) or not KEY_RE.match(key):
-        _bad("idempotency_key", "idempotency_key must be 8 to 64 letters, digits, - or _.")
+        _bad("idempotency_key", _l("idempotency_key must be 8 to 64 letters, digits, - or _."))
     appointment_id = body.get("appointment_id")
     if appointment_id is not None and (
         type(appointment_id) is not int or not 0 < appointment_id < 2**31
     ):
-        _bad("appointment_id", "appointment_id must be a positive whole number or null.")
+        _bad("appointment_id", _l("appointment_id must be a positive whole number or null."))
     phase = body.get("phase")
     if phase not in PHASES:
-        _bad("phase", "phase must be 'before' or 'after'.")
+        _bad("phase", _l("phase must be 'before' or 'after'."))
     visibility = body.get("visibility", "named")
     if visibility not in VISIBILITIES:
-        _bad("visibility", "visibility must be 'named' or 'anonymous'.")
+        _bad("visibility", _l("visibility must be 'named' or 'anonymous'."))
     return CheckInData(
         idempotency_key=key,
         appointment_id=appointment_id,
@@ -181,7 +190,7 @@ def find(client: User, key: str) -> CheckIn | None:
 
 def _replay(existing: CheckIn, data: CheckInData) -> tuple[CheckIn, bool]:
     if existing.body_hash != data.body_hash():
-        raise CheckInError(409, "This check-in was already sent with different answers.", None)
+        raise CheckInError(409, _l("This check-in was already sent with different answers."), None)
     return existing, False
 
 
@@ -197,9 +206,9 @@ def _therapist_for(client: User, data: CheckInData) -> tuple[int | None, Appoint
         return (link.therapist_id if link else None), None
     appointment = db.session.get(Appointment, data.appointment_id)
     if appointment is None or appointment.client_id != client.id:
-        raise CheckInError(403, "That appointment is not yours.", "appointment_id")
+        raise CheckInError(403, _l("That appointment is not yours."), "appointment_id")
     if appointment.status != "scheduled":
-        raise CheckInError(422, "That appointment was cancelled.", "appointment_id")
+        raise CheckInError(422, _l("That appointment was cancelled."), "appointment_id")
     reason = windows.accepts(appointment, data.phase, data.created_at)
     if reason:
         raise CheckInError(422, reason, "phase")
@@ -212,7 +221,7 @@ def _belongs_to(client_owner: str | None, data: CheckInData) -> None:
     if data.owner is not None and not hmac.compare_digest(data.owner, client_owner or ""):
         raise CheckInError(
             409,
-            "This check-in was made by another account on this phone, so it was not stored.",
+            _l("This check-in was made by another account on this phone, so it was not stored."),
             "owner",
         )
 
@@ -256,7 +265,11 @@ def submit(
         if existing is not None:
             return _replay(existing, data)
         raise CheckInError(
-            409, f"A {data.phase}-session check-in for this appointment was already sent.", "phase"
+            409,
+            _l("A before-session check-in for this appointment was already sent.")
+            if data.phase == "before"
+            else _l("An after-session check-in for this appointment was already sent."),
+            "phase",
         ) from None
     alerts.on_check_in(row, now=now)
     return row, True

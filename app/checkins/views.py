@@ -1,9 +1,7 @@
 """HTTP views (thin: parse, authorise, render)."""
 
 import json
-from functools import cache
 
-from babel import Locale
 from flask import current_app, g, jsonify, render_template, request
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
@@ -12,6 +10,7 @@ from flask_wtf.csrf import generate_csrf
 from ..auth.recovery import visible_since
 from ..errors import error_response
 from ..extensions import csrf, db, limiter
+from ..i18n import plural_samples
 from ..models import utcnow
 from ..web_session import login_required
 from . import bp, queries, service
@@ -29,16 +28,6 @@ def _owner(user) -> str:
     return service.owner_tag(user.id, secret=current_app.secret_key)
 
 
-@cache
-def _plural_samples(locale: str) -> dict[str, int]:
-    """One number for each plural form of `locale` ("one": 1, "other": 0 in English)."""
-    rules = Locale.parse(locale).plural_form
-    samples: dict[str, int] = {}
-    for n in range(200):
-        samples.setdefault(rules(n), n)
-    return samples
-
-
 def unsent_warnings() -> dict[str, str]:
     """Every plural form of "N check-ins not sent yet" in the page's language, with {n} for N: only the
     phone knows N, so its script picks the form with Intl.PluralRules (the same CLDR rules as Babel)."""
@@ -46,7 +35,7 @@ def unsent_warnings() -> dict[str, str]:
         form: ngettext(
             "%(count)s check-in not sent yet.", "%(count)s check-ins not sent yet.", n, count="{n}"
         )
-        for form, n in _plural_samples(str(get_locale())).items()
+        for form, n in plural_samples(str(get_locale())).items()
     }
 
 
@@ -128,7 +117,7 @@ def submit():
         row, created = service.submit(g.user, data, now=now, client_owner=_owner(g.user))
     except service.CheckInError as err:
         db.session.rollback()
-        payload = {"error": _(err.message)}
+        payload = {"error": str(err.message)}
         if err.field:
             payload["field"] = err.field
         return jsonify(payload), err.status

@@ -10,9 +10,10 @@ from wtforms.validators import InputRequired, Length, NumberRange, StopValidatio
 
 from .. import settings
 from ..auth.forms import plain
+from ..i18n import language_choices
 from ..reminders.forms import minutes
 
-LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}
+LANGUAGE_NAMES = dict(language_choices())
 
 
 def field_name(setting: settings.Setting) -> str:

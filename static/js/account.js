@@ -1,3 +1,4 @@
+import { t } from "./i18n.js";
 import { postJSON } from "./api.js";
 import * as passkey from "./webauthn.js";
 
@@ -9,10 +10,10 @@ add?.addEventListener("click", async () => {
   status.textContent = "";
   try {
     const opts = await postJSON("/api/account/passkeys/options", {});
-    if (!opts.ok) throw new Error(opts.data.error || "Could not start.");
+    if (!opts.ok) throw new Error(opts.data.error || t("Could not start."));
     const credential = await passkey.create(opts.data);
     const res = await postJSON("/api/account/passkeys/verify", { credential, nickname: "" });
-    if (!res.ok) throw new Error(res.data.error || "Could not save the passkey.");
+    if (!res.ok) throw new Error(res.data.error || t("Could not save the passkey."));
     window.location.assign(res.data.redirect);
   } catch (err) {
     status.textContent = err instanceof DOMException ? passkey.explain(err) : err.message;

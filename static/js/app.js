@@ -18,7 +18,8 @@ document.querySelectorAll("[data-copy]").forEach((btn) => {
     const input = document.querySelector(btn.dataset.copy);
     try {
       await navigator.clipboard.writeText(input.value);
-      btn.textContent = "Copied";
+      const { t } = await import("./i18n.js"); // only here: keeps the check-in page's first load small
+      btn.textContent = t("Copied");
     } catch {
       input.select();
     }

@@ -1,3 +1,4 @@
+import { t } from "./i18n.js";
 import { postJSON } from "./api.js";
 import * as passkey from "./webauthn.js";
 
@@ -10,7 +11,7 @@ const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
 button.addEventListener("click", async () => {
   if (nameInput && !nameInput.value.trim()) {
-    status.textContent = "Please enter a name or nickname first.";
+    status.textContent = t("Please enter a name or nickname first.");
     nameInput.focus();
     return;
   }
@@ -20,11 +21,11 @@ button.addEventListener("click", async () => {
   try {
     if (!passkey.supported()) throw new DOMException("unsupported", "NotSupportedError");
     const opts = await postJSON(url("options"), details);
-    if (!opts.ok) throw new Error(opts.data.error || "This invite cannot be used.");
+    if (!opts.ok) throw new Error(opts.data.error || t("This invite cannot be used."));
     const credential = await passkey.create(opts.data);
-    status.textContent = "Saving…";
+    status.textContent = t("Saving…");
     const res = await postJSON(url("verify"), { ...details, credential, nickname: deviceName() });
-    if (!res.ok) throw new Error(res.data.error || "Could not save your passkey.");
+    if (!res.ok) throw new Error(res.data.error || t("Could not save your passkey."));
     window.location.assign(res.data.redirect);
   } catch (err) {
     status.textContent = err instanceof DOMException ? passkey.explain(err) : err.message;
@@ -36,8 +37,8 @@ function deviceName() {
   const ua = navigator.userAgent;
   if (/iPhone/.test(ua)) return "iPhone";
   if (/iPad/.test(ua)) return "iPad";
-  if (/Android/.test(ua)) return "Android phone";
+  if (/Android/.test(ua)) return t("Android phone");
   if (/Mac/.test(ua)) return "Mac";
-  if (/Windows/.test(ua)) return "Windows PC";
-  return "This device";
+  if (/Windows/.test(ua)) return t("Windows PC");
+  return t("This device");
 }

@@ -1,6 +1,7 @@
 // What the other client pages show of the offline outbox: a banner (waiting, needs a sign-in, refused)
 // and a warning before signing out with unsent items. Loaded lazily by app.js, so the check-in page
 // (which needs neither) stays small.
+import { t, tn } from "./i18n.js";
 import * as outbox from "./outbox.js";
 
 const SIGN_OUT_FORMS = 'form[action="/signout"], form[action="/account/sessions/revoke-all"]';
@@ -25,20 +26,20 @@ function banner(summary) {
     return p;
   };
   if (summary.signedOut && summary.waiting) {
-    const p = line("A check-in is saved on this phone. ");
+    const p = line(t("A check-in is saved on this phone.") + " ");
     const a = document.createElement("a");
     a.href = "/signin?next=/home";
-    a.textContent = "Sign in to send it";
+    a.textContent = t("Sign in to send it");
     p.append(a);
   } else if (summary.waiting) {
-    line(`${summary.waiting} check-in(s) saved on this phone, waiting to send.`);
+    line(tn("%(n)s check-in saved on this phone, waiting to send.", "%(n)s check-ins saved on this phone, waiting to send.", summary.waiting));
   }
   for (const item of summary.unsent) {
-    const p = line(`A saved check-in could not be sent: ${item.error} `);
+    const p = line(t("A saved check-in could not be sent: %(error)s", { error: item.error }) + " ");
     const b = document.createElement("button");
     b.type = "button";
     b.className = "btn btn-quiet";
-    b.textContent = "Dismiss";
+    b.textContent = t("Dismiss");
     b.addEventListener("click", () => outbox.dismiss(item.key));
     p.append(b);
   }

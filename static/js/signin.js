@@ -1,3 +1,4 @@
+import { t } from "./i18n.js";
 import { postJSON } from "./api.js";
 import * as passkey from "./webauthn.js";
 
@@ -19,7 +20,7 @@ async function signIn({ conditional = false } = {}) {
   const pending = postJSON("/api/auth/signin/options", {});
   if (conditional) autofillReady = pending.catch(() => null);
   const opts = await pending;
-  if (!opts.ok) throw new Error(opts.data.error || "Could not start sign-in.");
+  if (!opts.ok) throw new Error(opts.data.error || t("Could not start sign-in."));
   const credential = await passkey.get(opts.data, { conditional, signal: controller?.signal });
   if (controller?.signal.aborted) return; // the button took over
   if (conditional) autofillVerifying = true;
@@ -31,7 +32,7 @@ async function signIn({ conditional = false } = {}) {
   });
   if (!res.ok) {
     autofillVerifying = false;
-    throw new Error(res.data.error || "Sign-in failed. Please try again.");
+    throw new Error(res.data.error || t("Sign-in failed. Please try again."));
   }
   window.location.assign(res.data.redirect);
 }

@@ -1,5 +1,6 @@
 // Passkey ceremonies: JSON options from the server in, JSON credential out.
 // Uses the browser's JSON helpers where present, with the base64url codec as a fallback for older Safari.
+import { t } from "./i18n.js";
 import { decode as b64urlToBuf, encode as bufToB64url } from "./base64url.js";
 
 export const supported = () => typeof window.PublicKeyCredential === "function";
@@ -65,12 +66,12 @@ export async function conditionalAvailable() {
 export function explain(err) {
   const name = err?.name || "";
   if (!supported()) {
-    return "This browser cannot use passkeys. Open this link in your phone's own browser (Safari or Chrome).";
+    return t("This browser cannot use passkeys. Open this link in your phone's own browser (Safari or Chrome).");
   }
   if (name === "NotAllowedError") {
-    return "The passkey was not used. If nothing appeared, open this link in your phone's own browser (Safari or Chrome) and try again.";
+    return t("The passkey was not used. If nothing appeared, open this link in your phone's own browser (Safari or Chrome) and try again.");
   }
-  if (name === "InvalidStateError") return "This device already has a passkey for this account.";
-  if (name === "SecurityError") return "Passkeys need a secure connection. Open the link exactly as you received it.";
-  return "Something went wrong with the passkey. Please try again, or open this link in your phone's own browser.";
+  if (name === "InvalidStateError") return t("This device already has a passkey for this account.");
+  if (name === "SecurityError") return t("Passkeys need a secure connection. Open the link exactly as you received it.");
+  return t("Something went wrong with the passkey. Please try again, or open this link in your phone's own browser.");
 }

@@ -30,7 +30,7 @@ def test_therapist_schedules_a_series_and_pages_pass_axe(live_server, browser):
         page.get_by_label("Start time").fill("09:30")
         page.get_by_label("Weekly, for how many weeks").fill("4")
         page.get_by_role("button", name="Schedule").last.click()
-        page.get_by_text("4 appointment(s) scheduled.").wait_for(timeout=10000)
+        page.get_by_text("4 appointments scheduled.").wait_for(timeout=10000)
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         assert run_axe(page) == []
         page.get_by_role("link", name="Edit or cancel").first.click()
