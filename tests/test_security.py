@@ -290,14 +290,14 @@ def test_rate_limits_are_shared_by_workers_through_redis(make_app):
     except redis.RedisError:
         up = False
     need(up, "Redis on 127.0.0.1:6379")
-    config = {
-        "RATELIMIT_ENABLED": True,
-        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
-        "RATELIMIT_KEY_PREFIX": f"attune-test-{_secrets.token_hex(4)}",
-    }
+    config = {"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379"}
     workers = [make_app(**config).test_client(), make_app(**config).test_client()]
+    # Flask-Limiter keeps the first app's key prefix for the whole process (one app per process in
+    # production), so this run's own key is a client address nobody else uses (a WSGI value, no traffic).
+    me = {"REMOTE_ADDR": f"198.18.{_secrets.randbelow(256)}.{_secrets.randbelow(256)}"}
     codes = [
-        workers[i % 2].post("/api/auth/signin/options", json={}).status_code for i in range(21)
+        workers[i % 2].post("/api/auth/signin/options", json={}, environ_base=me).status_code
+        for i in range(21)
     ]
     assert codes[:20] == [200] * 20
     assert codes[20] == 429
