@@ -27,7 +27,7 @@ PERMISSIONS_POLICY = (
 
 
 def init_app(app: Flask) -> None:
-    app.after_request(_headers)
+    app.after_request(apply_headers)
     escape_log_lines()
 
 
@@ -54,7 +54,7 @@ def escape_log_lines() -> None:
             logger.addFilter(EscapeNewlines())
 
 
-def _headers(response):
+def apply_headers(response):
     h = response.headers
     h.setdefault("Content-Security-Policy", CSP)
     h["X-Content-Type-Options"] = "nosniff"

@@ -20,6 +20,17 @@ def _schedule_form() -> ScheduleForm:
     return form
 
 
+def _saved(change):
+    """Run one scheduling change and commit it; a refused change is a 422 with its reason, nothing kept."""
+    try:
+        rows = change()
+    except service.ScheduleError as err:
+        db.session.rollback()
+        abort(422, str(err))
+    db.session.commit()
+    return rows
+
+
 def _own_or_404(appointment_id: int):
     row = service.own(g.user, appointment_id)
     if row is None:
@@ -42,8 +53,8 @@ def create():
     if not form.validate_on_submit():
         return index(form=form, status=422)
     client = next(c for c in service.clients_of(g.user) if c.id == form.client_id.data)
-    try:
-        made = service.schedule(
+    made = _saved(
+        lambda: service.schedule(
             g.user,
             client,
             local_date=form.date.data,
@@ -52,10 +63,7 @@ def create():
             weeks=form.weeks.data,
             now=utcnow(),
         )
-    except service.ScheduleError as err:
-        db.session.rollback()
-        abort(422, str(err))
-    db.session.commit()
+    )
     flash(ngettext("%(num)s appointment scheduled.", "%(num)s appointments scheduled.", len(made)))
     return redirect(url_for("appointments.index"))
 
@@ -69,8 +77,8 @@ def edit(appointment_id):
         form.date.data, form.time.data = service.local_parts(row.starts_at, g.user.time_zone)
         form.duration.data = row.duration_minutes
     elif form.validate():
-        try:
-            moved = service.move(
+        moved = _saved(
+            lambda: service.move(
                 row,
                 local_date=form.date.data,
                 local_time=form.time.data,
@@ -79,10 +87,7 @@ def edit(appointment_id):
                 tz_name=g.user.time_zone,
                 now=utcnow(),
             )
-        except service.ScheduleError as err:
-            db.session.rollback()
-            abort(422, str(err))
-        db.session.commit()
+        )
         flash(ngettext("%(num)s appointment moved.", "%(num)s appointments moved.", len(moved)))
         return redirect(url_for("appointments.index"))
     status = 422 if form.is_submitted() else 200

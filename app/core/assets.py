@@ -64,7 +64,9 @@ def _security_headers(app: Flask):
     with app.test_request_context(app.static_url_path + "/probe"):
         blank = app.response_class()
         before = dict(blank.headers)
-        given = {k: v for k, v in security._headers(blank).headers.items() if before.get(k) != v}
+        given = {
+            k: v for k, v in security.apply_headers(blank).headers.items() if before.get(k) != v
+        }
     given["Cross-Origin-Resource-Policy"] = "same-origin"
 
     def add(headers, path, url):
