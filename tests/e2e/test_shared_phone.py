@@ -8,6 +8,7 @@ import time
 import pytest
 from sqlalchemy import select
 
+from app.core.assets import hashed_url
 from app.extensions import db
 from app.models import CheckIn
 from tests import factories
@@ -25,11 +26,16 @@ AWAIT_WORKER = """() => {
     }),
   );
 }"""
-FLUSH = """async () => {
-  const s = await (await import("/static/js/outbox.js")).flush();
+# The page's own outbox module, by the content-hashed URL the pages use (offline, only that one is cached).
+FLUSH = """async (url) => {
+  const s = await (await import(url)).flush();
   return { owner: s.owner, waiting: s.waiting, unsent: s.unsent.length, sent: s.sent.length };
 }"""
-OWNERS = "async () => (await import('/static/js/outbox.js')).core.all().then((a) => a.map((i) => i.owner))"
+OWNERS = "async (url) => (await import(url)).core.all().then((a) => a.map((i) => i.owner))"
+
+
+def outbox_url(server) -> str:
+    return hashed_url(server.app, "/static/js/outbox.js")
 
 
 @pytest.fixture
@@ -113,13 +119,13 @@ def test_a_queued_note_is_never_sent_or_shown_in_another_persons_session(
     queue_offline(
         phone_profile, page, f"{live_server.url}/check-in?appointment={appt}&phase=after", NOTE
     )
-    assert page.evaluate(OWNERS) == [alices_owner]
+    assert page.evaluate(OWNERS, outbox_url(live_server)) == [alices_owner]
 
     phone_profile.clear_cookies()  # Alice's session ends without a sign-out
     phone_profile.set_offline(False)
     browser_sign_in(phone_profile, live_server, bob)
     page = open_home(phone_profile, live_server)  # app open: the page flushes
-    summary = page.evaluate(FLUSH)
+    summary = page.evaluate(FLUSH, outbox_url(live_server))
     assert summary["owner"] != alices_owner and summary["sent"] == 0
     assert summary["waiting"] == 0 and summary["unsent"] == 0  # nothing of Alice's counted for Bob
     worker_flush(
@@ -131,7 +137,9 @@ def test_a_queued_note_is_never_sent_or_shown_in_another_persons_session(
     assert page.locator("#outbox-banner").count() == 0 or page.locator("#outbox-banner").is_hidden()
     page.goto(f"{live_server.url}/my-check-ins")
     assert NOTE not in page.content()
-    assert page.evaluate(OWNERS) == [alices_owner]  # kept for Alice, untouched
+    assert page.evaluate(OWNERS, outbox_url(live_server)) == [
+        alices_owner
+    ]  # kept for Alice, untouched
 
     page.goto(f"{live_server.url}/check-in")  # Bob's own check-in goes, under Bob, alone
     move_sliders(page)
@@ -207,4 +215,4 @@ def test_a_sign_in_straight_to_the_check_in_page_queues_for_the_new_person(
     move_sliders(page)
     page.get_by_role("button", name="Send").click()
     page.get_by_text(SENT).wait_for(timeout=10000)
-    assert rows(live_server) == [(bob, "")] and page.evaluate(OWNERS) == []
+    assert rows(live_server) == [(bob, "")] and page.evaluate(OWNERS, outbox_url(live_server)) == []
