@@ -14,9 +14,11 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
 
 from .. import alerts, windows
+from ..alerts.service import with_thresholds
 from ..extensions import db
 from ..models import PHASES, VISIBILITIES, Appointment, CareLink, CheckIn, User
 
@@ -185,17 +187,23 @@ def _replay(existing: CheckIn, data: CheckInData) -> tuple[CheckIn, bool]:
     return existing, False
 
 
-def _therapist_for(client: User, data: CheckInData) -> tuple[int | None, Appointment | None]:
-    """The therapist who will see it, after checking the appointment is the client's and open."""
+def _therapist_for(client: User, data: CheckInData):
+    """(therapist id, appointment id, the therapist's practice thresholds as a row) in one statement,
+    after checking the appointment is the client's and open."""
     if data.appointment_id is None:
-        link = db.session.scalar(
-            select(CareLink)
+        row = db.session.execute(
+            with_thresholds(select(CareLink.therapist_id), CareLink.therapist_id)
             .where(CareLink.client_id == client.id, CareLink.ended_at.is_(None))
             .order_by(CareLink.started_at.desc())
             .limit(1)
+        ).first()
+        return (row.therapist_id, None, row) if row else (None, None, None)
+    row = db.session.execute(
+        with_thresholds(select(Appointment), Appointment.therapist_id).where(
+            Appointment.id == data.appointment_id
         )
-        return (link.therapist_id if link else None), None
-    appointment = db.session.get(Appointment, data.appointment_id)
+    ).first()
+    appointment = row.Appointment if row else None
     if appointment is None or appointment.client_id != client.id:
         raise CheckInError(403, "That appointment is not yours.", "appointment_id")
     if appointment.status != "scheduled":
@@ -203,7 +211,7 @@ def _therapist_for(client: User, data: CheckInData) -> tuple[int | None, Appoint
     reason = windows.accepts(appointment, data.phase, data.created_at)
     if reason:
         raise CheckInError(422, reason, "phase")
-    return appointment.therapist_id, appointment
+    return appointment.therapist_id, appointment.id, row
 
 
 def _belongs_to(client_owner: str | None, data: CheckInData) -> None:
@@ -217,6 +225,17 @@ def _belongs_to(client_owner: str | None, data: CheckInData) -> None:
         )
 
 
+def _insert_once(values: dict) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new id, or None when the (client, key) or
+    (appointment, phase) is taken. One statement, no savepoint, and the transaction stays usable on
+    PostgreSQL, where a racing replay waits for the winner's commit and then finds its row."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return db.session.scalar(
+        insert(CheckIn).values(**values).on_conflict_do_nothing().returning(CheckIn.id)
+    )
+
+
 def submit(
     client: User, data: CheckInData, *, now: datetime, client_owner: str | None = None
 ) -> tuple[CheckIn, bool]:
@@ -224,41 +243,46 @@ def submit(
     The caller commits. Without `client_owner` (the demo seed, domain tests) a body naming an owner is
     refused, so only the HTTP view, which knows the signed-in person, can accept a phone's queue item.
 
-    A replay of the same key returns the stored row; concurrent replays meet the unique constraint,
-    roll back to a savepoint and return the winner's row.
+    The insert comes first and the unique constraints decide (issue 12: a new check-in is the common
+    case, so it costs no lookup): a replay of the same key, racing or not, returns the stored row, also
+    after its appointment's window closed or the appointment was cancelled.
     """
     _belongs_to(client_owner, data)
-    existing = find(client, data.idempotency_key)
-    if existing is not None:
-        return _replay(existing, data)
-    therapist_id, appointment = _therapist_for(client, data)
-    row = CheckIn(
-        client_id=client.id,
-        therapist_id=therapist_id,
-        appointment_id=appointment.id if appointment else None,
-        phase=data.phase,
-        safe=data.safe,
-        heard=data.heard,
-        understood=data.understood,
-        comment=data.comment,
-        visibility=data.visibility,
-        idempotency_key=data.idempotency_key,
-        body_hash=data.body_hash(),
-        created_at=data.created_at,
-        received_at=now,
-    )
     try:
-        with db.session.begin_nested():
-            db.session.add(row)
-            db.session.flush()
-    except IntegrityError:
+        therapist_id, appointment_id, practice = _therapist_for(client, data)
+    except CheckInError:
+        existing = find(client, data.idempotency_key)
+        if existing is not None:
+            return _replay(existing, data)
+        raise
+    values = {
+        "client_id": client.id,
+        "therapist_id": therapist_id,
+        "appointment_id": appointment_id,
+        "phase": data.phase,
+        "safe": data.safe,
+        "heard": data.heard,
+        "understood": data.understood,
+        "comment": data.comment,
+        "visibility": data.visibility,
+        "idempotency_key": data.idempotency_key,
+        "body_hash": data.body_hash(),
+        "created_at": data.created_at,
+        "received_at": now,
+    }
+    new_id = _insert_once(values)
+    if new_id is None:
         existing = find(client, data.idempotency_key)
         if existing is not None:
             return _replay(existing, data)
         raise CheckInError(
             409, f"A {data.phase}-session check-in for this appointment was already sent.", "phase"
-        ) from None
-    alerts.on_check_in(row, now=now)
+        )
+    # The row as the session would hold it after a load, without reading it back.
+    row = CheckIn(id=new_id, **values)
+    make_transient_to_detached(row)
+    db.session.add(row)
+    alerts.on_check_in(row, now=now, practice=practice)
     return row, True
 
 
