@@ -10,11 +10,11 @@ import logging
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import wraps
+from functools import cache, wraps
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from flask import Flask, abort, g, has_app_context, redirect, request, session, url_for
-from sqlalchemy import event, select, update
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
@@ -60,15 +60,21 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def resume(token: str, *, now: datetime) -> UserSession | None:
-    """The live session for `token`, or None when revoked, timed out or the user is inactive."""
-    # The user's passkeys come in the same statement: the recovery notice and hold read them on every page.
-    query = (
+@cache
+def _session_query():
+    """The session with its user and the user's passkeys (the recovery notice and hold read them on
+    every page), in one statement built once per process."""
+    return (
         select(UserSession)
-        .where(UserSession.token_hash == token_hash(token))
+        .where(UserSession.token_hash == bindparam("token_hash"))
         .options(joinedload(UserSession.user).joinedload(User.credentials))
     )
-    row = db.session.scalars(query).unique().first()
+
+
+def resume(token: str, *, now: datetime) -> UserSession | None:
+    """The live session for `token`, or None when revoked, timed out or the user is inactive."""
+    query, values = _session_query(), {"token_hash": token_hash(token)}
+    row = db.session.scalars(query, values).unique().first()
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     role = row.user.role

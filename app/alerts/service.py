@@ -6,11 +6,13 @@ suppresses a per-client alert (DESIGN 4), so an alert can never reveal one.
 """
 
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import (
     BigInteger,
     Numeric,
     and_,
+    bindparam,
     cast,
     exists,
     func,
@@ -60,15 +62,15 @@ def with_thresholds(query, therapist_id):
     )
 
 
-def _history(check_in):
-    """(recent, count, mean, before) in one statement: the client's newest RECENT earlier named
-    after-answers, how many there are in all and their mean total (window functions, computed before
-    the LIMIT), and this appointment's named before-answer."""
+@cache
+def _history_query(with_before: bool):
+    """The statement of `_history`, built once per process (issue 12): per check-in only its values
+    change (client_id, check_in_id, created_at, appointment_id)."""
     earlier = _named(
-        CheckIn.client_id == check_in.client_id,
+        CheckIn.client_id == bindparam("client_id"),
         CheckIn.phase == "after",
-        CheckIn.id != check_in.id,
-        CheckIn.created_at < check_in.created_at,
+        CheckIn.id != bindparam("check_in_id"),
+        CheckIn.created_at < bindparam("created_at"),
     )
     total = CheckIn.safe + CheckIn.heard + CheckIn.understood
     newest_first = CheckIn.created_at.desc()
@@ -82,16 +84,30 @@ def _history(check_in):
         .limit(RECENT)
     )
     parts = [select(recent.subquery())]
-    if check_in.appointment_id:
+    if with_before:
         before = _named(
-            CheckIn.appointment_id == check_in.appointment_id, CheckIn.phase == "before"
+            CheckIn.appointment_id == bindparam("appointment_id"), CheckIn.phase == "before"
         ).add_columns(
             literal(0).label("position"),
             cast(null(), BigInteger).label("count"),
             cast(null(), Numeric).label("mean"),
         )
         parts.append(select(before.limit(1).subquery()))
-    rows = sorted(db.session.execute(union_all(*parts)).all(), key=lambda r: r.position)
+    return union_all(*parts)
+
+
+def _history(check_in):
+    """(recent, count, mean, before) in one statement: the client's newest RECENT earlier named
+    after-answers, how many there are in all and their mean total (window functions, computed before
+    the LIMIT), and this appointment's named before-answer."""
+    values = {
+        "client_id": check_in.client_id,
+        "check_in_id": check_in.id,
+        "created_at": check_in.created_at,
+        "appointment_id": check_in.appointment_id,
+    }
+    query = _history_query(bool(check_in.appointment_id))
+    rows = sorted(db.session.execute(query, values).all(), key=lambda r: r.position)
     before = _scores(rows.pop(0)) if rows and rows[0].position == 0 else None
     count, mean = (rows[0].count, rows[0].mean) if rows else (0, None)
     return [_scores(r) for r in rows], count, mean, before

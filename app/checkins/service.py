@@ -12,8 +12,9 @@ import json
 import re
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -187,22 +188,38 @@ def _replay(existing: CheckIn, data: CheckInData) -> tuple[CheckIn, bool]:
     return existing, False
 
 
+@cache
+def _queries():
+    """The statements of the fast path, built once per process (issue 12): (the client's therapist by
+    care link, an appointment with its therapist's), each with the practice thresholds."""
+    link = (
+        with_thresholds(select(CareLink.therapist_id), CareLink.therapist_id)
+        .where(CareLink.client_id == bindparam("client_id"), CareLink.ended_at.is_(None))
+        .order_by(CareLink.started_at.desc())
+        .limit(1)
+    )
+    appointment = with_thresholds(select(Appointment), Appointment.therapist_id).where(
+        Appointment.id == bindparam("appointment_id")
+    )
+    return link, appointment
+
+
+@cache
+def _insert(dialect: str):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id for `dialect`, built once per process."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = CheckIn.__table__
+    return insert(table).on_conflict_do_nothing().returning(table.c.id)
+
+
 def _therapist_for(client: User, data: CheckInData):
     """(therapist id, appointment id, the therapist's practice thresholds as a row) in one statement,
     after checking the appointment is the client's and open."""
+    by_link, by_appointment = _queries()
     if data.appointment_id is None:
-        row = db.session.execute(
-            with_thresholds(select(CareLink.therapist_id), CareLink.therapist_id)
-            .where(CareLink.client_id == client.id, CareLink.ended_at.is_(None))
-            .order_by(CareLink.started_at.desc())
-            .limit(1)
-        ).first()
+        row = db.session.execute(by_link, {"client_id": client.id}).first()
         return (row.therapist_id, None, row) if row else (None, None, None)
-    row = db.session.execute(
-        with_thresholds(select(Appointment), Appointment.therapist_id).where(
-            Appointment.id == data.appointment_id
-        )
-    ).first()
+    row = db.session.execute(by_appointment, {"appointment_id": data.appointment_id}).first()
     appointment = row.Appointment if row else None
     if appointment is None or appointment.client_id != client.id:
         raise CheckInError(403, "That appointment is not yours.", "appointment_id")
@@ -226,14 +243,11 @@ def _belongs_to(client_owner: str | None, data: CheckInData) -> None:
 
 
 def _insert_once(values: dict) -> int | None:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new id, or None when the (client, key) or
-    (appointment, phase) is taken. One statement, no savepoint, and the transaction stays usable on
-    PostgreSQL, where a racing replay waits for the winner's commit and then finds its row."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return db.session.scalar(
-        insert(CheckIn).values(**values).on_conflict_do_nothing().returning(CheckIn.id)
-    )
+    """The new id, or None when the (client, key) or (appointment, phase) is taken. One statement, no
+    savepoint, and the transaction stays usable on PostgreSQL, where a racing replay waits for the
+    winner's commit and then finds its row."""
+    connection = db.session.connection()
+    return connection.execute(_insert(connection.dialect.name), values).scalar()
 
 
 def submit(
