@@ -90,56 +90,78 @@ def _serve(env: dict, port: int, instance: str, app: str = "app:create_app()") -
     return server
 
 
+def merged(slices: list[dict]) -> dict:
+    """One load answer from several slices of the same side."""
+    statuses: dict = {}
+    for part in slices:
+        for status, n in part["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + n
+    return {
+        "count": sum(part["count"] for part in slices),
+        "seconds": sum(part["seconds"] for part in slices),
+        "latencies_ms": sorted(x for part in slices for x in part["latencies_ms"]),
+        "statuses": statuses,
+    }
+
+
 def run(url: str, *, clients: int, connections: int, seconds: float, requests: int) -> dict:
-    """{'floor': summary, 'check-in': summary} for one database at `url` (empty, not yet migrated)."""
+    """{'floor': summary, 'check-in': summary} for one database at `url` (empty, not yet migrated).
+
+    Both servers run side by side and take turns in ABBA order (floor, check-in, check-in, floor), each
+    turn a quarter of the bounds, so a change in the machine's load during the run weighs on both."""
     live.migrate(url)
     floor.create_tables(url)
     secret = secrets.token_hex(32)
-    results = {}
     with tempfile.TemporaryDirectory() as instance:
-        port = live.free_port()
-        env = {"DATABASE_URL": url, "ATTUNE_INSTANCE": instance}
-        bodies = [live.check_in_body(f"b-{i}-{secrets.token_hex(6)}") for i in range(requests)]
-
-        server = _serve(env, port, instance, "bench.floor:create_app()")
-        try:
-            jobs = [
-                {
-                    "method": "POST",
-                    "path": "/floor",
-                    "body": b,
-                    "headers": {"X-Client": str(i % clients)},
-                }
-                for i, b in enumerate(bodies)
-            ]
-            load(port, jobs[:50], connections=connections, seconds=30)  # warm-up
-            results["floor"] = summary(
-                load(port, jobs[50:], connections=connections, seconds=seconds)
-            )
-        finally:
-            server.stop()
-
+        floor_port, port = live.free_port(), live.free_port()
         origin = f"http://127.0.0.1:{port}"
         people = signed_in_clients(url, secret, origin, clients)
-        env = {**env, "ORIGIN": origin, "SECRET_KEY": secret, "RATELIMIT_ENABLED": "0"}
-        server = _serve(env, port, instance)
+        env = {"DATABASE_URL": url, "ATTUNE_INSTANCE": instance}
+        attune_env = {**env, "ORIGIN": origin, "SECRET_KEY": secret, "RATELIMIT_ENABLED": "0"}
+        servers = [_serve(env, floor_port, instance, "bench.floor:create_app()")]
         try:
+            servers.append(_serve(attune_env, port, instance))
             tokens = [live.csrf(port, person) for person in people]
-            jobs = []
-            for i, body in enumerate(bodies):
-                person, token = people[i % clients], tokens[i % clients]
-                headers = {"Cookie": person.header(), "X-CSRFToken": token}
-                jobs.append(
-                    {"method": "POST", "path": "/api/check-ins", "body": body, "headers": headers}
+
+            def jobs(prefix: str, n: int) -> dict[str, list[dict]]:
+                bodies = [
+                    live.check_in_body(f"{prefix}-{i}-{secrets.token_hex(6)}") for i in range(n)
+                ]
+                return {
+                    "floor": [
+                        {
+                            "method": "POST",
+                            "path": "/floor",
+                            "body": b,
+                            "headers": {"X-Client": str(i % clients)},
+                        }
+                        for i, b in enumerate(bodies)
+                    ],
+                    "check-in": [
+                        {
+                            "method": "POST",
+                            "path": "/api/check-ins",
+                            "body": b,
+                            "headers": {
+                                "Cookie": people[i % clients].header(),
+                                "X-CSRFToken": tokens[i % clients],
+                            },
+                        }
+                        for i, b in enumerate(bodies)
+                    ],
+                }
+
+            ports = {"floor": floor_port, "check-in": port}
+            warm = jobs("w", 50)
+            for side in ports:
+                load(ports[side], warm[side], connections=connections, seconds=30)
+            slices: dict[str, list[dict]] = {"floor": [], "check-in": []}
+            for turn, side in enumerate(("floor", "check-in", "check-in", "floor")):
+                work = jobs(f"t{turn}", max(1, requests // 2))[side]
+                slices[side].append(
+                    load(ports[side], work, connections=connections, seconds=seconds / 2)
                 )
-            warm = [
-                {**job, "body": live.check_in_body(f"w-{i}-{secrets.token_hex(6)}")}
-                for i, job in enumerate(jobs[:50])
-            ]
-            load(port, warm, connections=connections, seconds=30)
-            results["check-in"] = summary(
-                load(port, jobs[50:], connections=connections, seconds=seconds)
-            )
         finally:
-            server.stop()
-    return results
+            for server in servers:
+                server.stop()
+    return {side: summary(merged(parts)) for side, parts in slices.items()}

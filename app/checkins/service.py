@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -116,6 +116,7 @@ NAMED_AT_MOST = 5  # unknown names quoted back, each cut to NAME_CUT characters
 NAME_CUT = 40
 
 
+@lru_cache(maxsize=4096)  # an HMAC per request otherwise; one per user and process is enough
 def owner_tag(user_id: int, *, secret: str | bytes) -> str:
     """The opaque id the phone's queue stamps on what this user makes (issue 9.4).
 
