@@ -107,7 +107,8 @@ def _history(check_in):
         "appointment_id": check_in.appointment_id,
     }
     query = _history_query(bool(check_in.appointment_id))
-    rows = sorted(db.session.execute(query, values).all(), key=lambda r: r.position)
+    result = db.session.connection().execute(query, values)  # columns only: no ORM work needed
+    rows = sorted(result.all(), key=lambda r: r.position)
     before = _scores(rows.pop(0)) if rows and rows[0].position == 0 else None
     count, mean = (rows[0].count, rows[0].mean) if rows else (0, None)
     return [_scores(r) for r in rows], count, mean, before

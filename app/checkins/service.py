@@ -218,7 +218,8 @@ def _therapist_for(client: User, data: CheckInData):
     after checking the appointment is the client's and open."""
     by_link, by_appointment = _queries()
     if data.appointment_id is None:
-        row = db.session.execute(by_link, {"client_id": client.id}).first()
+        # Columns only: the session's connection runs it without the ORM's per-statement work.
+        row = db.session.connection().execute(by_link, {"client_id": client.id}).first()
         return (row.therapist_id, None, row) if row else (None, None, None)
     row = db.session.execute(by_appointment, {"appointment_id": data.appointment_id}).first()
     appointment = row.Appointment if row else None
