@@ -6,13 +6,16 @@ user; starting and revoking sessions are auth's business (app/auth/sessions.py).
 """
 
 import hashlib
+import logging
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import wraps
+from functools import cache, wraps
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from flask import Flask, abort, g, redirect, request, session, url_for
-from sqlalchemy import select
+from flask import Flask, abort, g, has_app_context, redirect, request, session, url_for
+from sqlalchemy import bindparam, event, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
 from .extensions import db
@@ -30,25 +33,48 @@ ABSOLUTE = {
 }
 TOUCH_EVERY = timedelta(seconds=60)
 NEXT_MAX = 2000
+# A read holds no write lock while it renders: its touch is committed before the view runs.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+log = logging.getLogger("attune")
+
+
+@dataclass
+class Touch:
+    """A session's new last-seen time that a writing request's own commit is to carry (issue 12: one
+    write transaction per check-in). `lost` once the request rolled back: its commit no longer holds it."""
+
+    session_id: int
+    at: datetime
+    lost: bool = False
 
 
 def init_app(app: Flask) -> None:
     app.before_request(load_user)
+    app.after_request(keep_touch)
+    for name, listener in (("after_commit", _committed), ("after_soft_rollback", _rolled_back)):
+        if not event.contains(db.session, name, listener):
+            event.listen(db.session, name, listener)
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def resume(token: str, *, now: datetime) -> UserSession | None:
-    """The live session for `token`, or None when revoked, timed out or the user is inactive."""
-    # The user's passkeys come in the same statement: the recovery notice and hold read them on every page.
-    query = (
+@cache
+def _session_query():
+    """The session with its user and the user's passkeys (the recovery notice and hold read them on
+    every page), in one statement built once per process."""
+    return (
         select(UserSession)
-        .where(UserSession.token_hash == token_hash(token))
+        .where(UserSession.token_hash == bindparam("token_hash"))
         .options(joinedload(UserSession.user).joinedload(User.credentials))
     )
-    row = db.session.scalars(query).unique().first()
+
+
+def resume(token: str, *, now: datetime) -> UserSession | None:
+    """The live session for `token`, or None when revoked, timed out or the user is inactive."""
+    query, values = _session_query(), {"token_hash": token_hash(token)}
+    row = db.session.scalars(query, values).unique().first()
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     role = row.user.role
@@ -57,8 +83,7 @@ def resume(token: str, *, now: datetime) -> UserSession | None:
         db.session.commit()
         return None
     if now - row.last_seen_at > TOUCH_EVERY:
-        row.last_seen_at = now
-        db.session.commit()
+        row.last_seen_at = now  # saved by the caller's next commit
     return row
 
 
@@ -76,6 +101,45 @@ def load_user() -> None:
         return
     g.user_session = row
     g.user = row.user
+    if db.session.is_modified(row):
+        if request.method in READ_METHODS:
+            db.session.commit()
+        else:
+            g.touch = Touch(row.id, row.last_seen_at)
+
+
+def _committed(_session) -> None:
+    touch = has_app_context() and g.get("touch")
+    if touch and not touch.lost:
+        g.touch = None
+
+
+def _rolled_back(_session, _previous) -> None:
+    touch = has_app_context() and g.get("touch")
+    if touch:
+        touch.lost = True
+
+
+def keep_touch(response):
+    """Save the last-seen time when the writing request did not commit it (it failed, or wrote nothing),
+    so idle timeouts count every request. Whatever the view left unsaved is dropped, not committed."""
+    touch = g.get("touch")
+    if touch is None:
+        return response
+    g.touch = None
+    try:
+        db.session.rollback()
+        db.session.execute(
+            update(UserSession)
+            .where(UserSession.id == touch.session_id, UserSession.last_seen_at < touch.at)
+            .values(last_seen_at=touch.at)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    except SQLAlchemyError:  # a lost touch only shortens one idle window; never fail the answer
+        log.exception("could not save the session's last-seen time")
+        db.session.rollback()
+    return response
 
 
 def login_required(*roles: str):

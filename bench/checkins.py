@@ -1,155 +1,167 @@
-"""Check-in submission throughput under gunicorn, against GET /healthz in the same run (not run in CI).
+"""Figure (a): POST /api/check-ins against the durable-write floor (bench/floor.py), same run.
 
-    .venv/bin/python bench/checkins.py                      # SQLite, 2,000 requests per route, 4 threads
-    .venv/bin/python bench/checkins.py --db postgres        # PostgreSQL (TEST_DATABASE_URL or local)
-    .venv/bin/python bench/checkins.py --db both --requests 5000 --threads 8
-
-Starts the real app (`gunicorn --workers 2`, sync workers) on a fresh migrated database with one signed-in
-client, then sends a bounded number of requests from a few Python threads: GET /healthz (the baseline: the
-framework, the session lookup skipped, one `SELECT 1`), then POST /api/check-ins (unscheduled check-ins with
-unique idempotency keys), then /healthz again. It prints req/s, p50/p99 latency and the check-ins' share of
-the baseline throughput. The client runs on the same cores as the server, so absolute numbers are low and
-vary by machine; compare the ratio (perf-notes.md).
+Both run under gunicorn with 2 sync workers on the same database settings, one after the other; the load
+comes from `bench.load` in its own process. The check-ins are real: many signed-in clients (a session
+row and a signed cookie each, a CSRF token from /api/session), each request with a unique idempotency
+key. Rate limits are off (the bench would otherwise measure the 429s).
 """
 
-import argparse
+import json
 import os
-import queue
 import secrets
-import statistics
+import subprocess
 import sys
 import tempfile
-import threading
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from app import create_app
+from app.auth import sessions
+from app.extensions import db
+from app.models import CareLink, Practice, User, utcnow
+from tests.support import live_server as live
 
-from tests.support import live_server as live  # noqa: E402
-from tests.support.databases import postgres_base_url, postgres_schema  # noqa: E402
+from . import floor
 
-
-class Result:
-    def __init__(
-        self, label: str, count: int, seconds: float, latencies: list[float], errors: dict
-    ):
-        self.label, self.count, self.seconds = label, count, seconds
-        self.latencies, self.errors = sorted(latencies), errors
-
-    @property
-    def rate(self) -> float:
-        return self.count / self.seconds
-
-    def pct(self, q: float) -> float:
-        return self.latencies[min(len(self.latencies) - 1, int(q * len(self.latencies)))] * 1000
+ROOT = live.ROOT
 
 
-def hammer(label: str, jobs: list, send, threads: int) -> Result:
-    """Run `send(job) -> status` for every job from `threads` threads; time the whole batch."""
-    todo: queue.Queue = queue.Queue()
-    for job in jobs:
-        todo.put(job)
-    latencies: list[float] = []
-    errors: dict = {}
-    lock = threading.Lock()
-
-    def worker():
-        while True:
-            try:
-                job = todo.get_nowait()
-            except queue.Empty:
-                return
-            started = time.perf_counter()
-            try:
-                status = send(job)
-            except OSError as err:
-                status = type(err).__name__
-            took = time.perf_counter() - started
-            with lock:
-                latencies.append(took)
-                if status not in (200, 201):
-                    errors[status] = errors.get(status, 0) + 1
-
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    started = time.perf_counter()
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    return Result(label, len(jobs), time.perf_counter() - started, latencies, errors)
-
-
-def run(label: str, url: str, requests: int, threads: int) -> None:
-    live.migrate(url)
-    port = live.free_port()
-    origin = f"http://127.0.0.1:{port}"
-    secret = secrets.token_hex(32)
-    client = live.signed_in_client(url, secret, origin)
-    with tempfile.TemporaryDirectory() as instance:
-        env = {
-            "DATABASE_URL": url,
-            "ORIGIN": origin,
-            "SECRET_KEY": secret,
-            "RATELIMIT_ENABLED": "0",
-            "ATTUNE_INSTANCE": instance,
-        }
-        server = live.Server(env, port, log_path=os.path.join(instance, "gunicorn.log"))
-        try:
-            server.start()
-            token = live.csrf(port, client)
-
-            def health(_):
-                return live.request(port, "GET", "/healthz")[0]
-
-            def check_in(body):
-                return live.post_check_in(port, client, token, body)[0]
-
-            def bodies(n):
-                return [live.check_in_body(f"bench-{secrets.token_hex(8)}") for _ in range(n)]
-
-            hammer("warm-up", [None] * 50, health, threads)
-            hammer("warm-up", bodies(50), check_in, threads)
-            results = [
-                hammer("GET /healthz", [None] * requests, health, threads),
-                hammer("POST /api/check-ins", bodies(requests), check_in, threads),
-                hammer("GET /healthz (again)", [None] * requests, health, threads),
-            ]
-        finally:
-            server.stop()
-    report(label, results, threads)
-
-
-def report(label: str, results: list[Result], threads: int) -> None:
-    base = statistics.mean(r.rate for r in results if "healthz" in r.label)
-    print(f"{label} (gunicorn 2 sync workers, {threads} client threads):")
-    print(
-        f"  {'route':<22} {'requests':>8} {'errors':>7} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}"
+def load(port: int, requests: list[dict], *, connections: int, seconds: float) -> dict:
+    """Run `bench.load` in its own process and return its answer."""
+    spec = {"port": port, "requests": requests, "connections": connections, "seconds": seconds}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.load"],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+        timeout=seconds + 120,
     )
-    for r in results:
-        errors = sum(r.errors.values())
-        print(
-            f"  {r.label:<22} {r.count:>8} {errors:>7} {r.rate:>8.0f} {r.pct(0.5):>7.2f}"
-            f" {r.pct(0.99):>7.2f} {r.rate / base:>6.2f}"
-        )
-        if r.errors:
-            print(f"    errors: {r.errors}")
-    print("  ratio = req/s / mean req/s of the two /healthz runs (1.00 = as fast as SELECT 1)")
+    return json.loads(done.stdout)
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="sqlite")
-    parser.add_argument("--requests", type=int, default=2000, help="per route")
-    parser.add_argument("--threads", type=int, default=4)
-    args = parser.parse_args(argv)
-    if args.db in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            url = "sqlite:///" + os.path.join(tmp, "bench.db")
-            run("SQLite (WAL, synchronous=FULL)", url, args.requests, args.threads)
-    if args.db in ("postgres", "both"):
-        with postgres_schema(postgres_base_url(), "attune_bench") as (url, _schema):
-            run("PostgreSQL", url, args.requests, args.threads)
+def summary(result: dict) -> dict:
+    latencies = result["latencies_ms"] or [0.0]
+    errors = sum(n for status, n in result["statuses"].items() if status not in ("200", "201"))
+
+    def pct(q):
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+
+    return {
+        "requests": result["count"],
+        "errors": errors,
+        "statuses": result["statuses"],
+        "rps": result["count"] / result["seconds"],
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+    }
 
 
-if __name__ == "__main__":
-    main()
+def signed_in_clients(url: str, secret: str, origin: str, count: int) -> list[live.Client]:
+    """`count` clients of one therapist, each with a live session row and its signed cookie."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret, "ORIGIN": origin})
+    with app.app_context():
+        practice = Practice(name="Bench practice")
+        db.session.add(practice)
+        db.session.flush()
+        therapist = User(practice_id=practice.id, role="therapist", display_name="Therapist")
+        people = [
+            User(practice_id=practice.id, role="client", display_name=f"Client {i}")
+            for i in range(count)
+        ]
+        db.session.add_all([therapist, *people])
+        db.session.flush()
+        db.session.add_all(CareLink(therapist_id=therapist.id, client_id=p.id) for p in people)
+        tokens = [sessions.start(p, now=utcnow()) for p in people]
+        db.session.commit()
+        serializer = app.session_interface.get_signing_serializer(app)
+        name = app.config["SESSION_COOKIE_NAME"]
+        out = [
+            live.Client(p.id, name, serializer.dumps({"sid": t}))
+            for p, t in zip(people, tokens, strict=True)
+        ]
+        db.session.remove()
+        db.engine.dispose()
+    return out
+
+
+def _serve(env: dict, port: int, instance: str, app: str = "app:create_app()") -> live.Server:
+    server = live.Server(env, port, log_path=os.path.join(instance, "gunicorn.log"), app=app)
+    server.start()
+    return server
+
+
+def merged(slices: list[dict]) -> dict:
+    """One load answer from several slices of the same side."""
+    statuses: dict = {}
+    for part in slices:
+        for status, n in part["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + n
+    return {
+        "count": sum(part["count"] for part in slices),
+        "seconds": sum(part["seconds"] for part in slices),
+        "latencies_ms": sorted(x for part in slices for x in part["latencies_ms"]),
+        "statuses": statuses,
+    }
+
+
+def run(url: str, *, clients: int, connections: int, seconds: float, requests: int) -> dict:
+    """{'floor': summary, 'check-in': summary} for one database at `url` (empty, not yet migrated).
+
+    Both servers run side by side and take turns in ABBA order (floor, check-in, check-in, floor), each
+    turn a quarter of the bounds, so a change in the machine's load during the run weighs on both."""
+    live.migrate(url)
+    floor.create_tables(url)
+    secret = secrets.token_hex(32)
+    with tempfile.TemporaryDirectory() as instance:
+        floor_port, port = live.free_port(), live.free_port()
+        origin = f"http://127.0.0.1:{port}"
+        people = signed_in_clients(url, secret, origin, clients)
+        env = {"DATABASE_URL": url, "ATTUNE_INSTANCE": instance}
+        attune_env = {**env, "ORIGIN": origin, "SECRET_KEY": secret, "RATELIMIT_ENABLED": "0"}
+        servers = [_serve(env, floor_port, instance, "bench.floor:create_app()")]
+        try:
+            servers.append(_serve(attune_env, port, instance))
+            tokens = [live.csrf(port, person) for person in people]
+
+            def jobs(prefix: str, n: int) -> dict[str, list[dict]]:
+                bodies = [
+                    live.check_in_body(f"{prefix}-{i}-{secrets.token_hex(6)}") for i in range(n)
+                ]
+                return {
+                    "floor": [
+                        {
+                            "method": "POST",
+                            "path": "/floor",
+                            "body": b,
+                            "headers": {"X-Client": str(i % clients)},
+                        }
+                        for i, b in enumerate(bodies)
+                    ],
+                    "check-in": [
+                        {
+                            "method": "POST",
+                            "path": "/api/check-ins",
+                            "body": b,
+                            "headers": {
+                                "Cookie": people[i % clients].header(),
+                                "X-CSRFToken": tokens[i % clients],
+                            },
+                        }
+                        for i, b in enumerate(bodies)
+                    ],
+                }
+
+            ports = {"floor": floor_port, "check-in": port}
+            warm = jobs("w", 50)
+            for side in ports:
+                load(ports[side], warm[side], connections=connections, seconds=30)
+            slices: dict[str, list[dict]] = {"floor": [], "check-in": []}
+            for turn, side in enumerate(("floor", "check-in", "check-in", "floor")):
+                work = jobs(f"t{turn}", max(1, requests // 2))[side]
+                slices[side].append(
+                    load(ports[side], work, connections=connections, seconds=seconds / 2)
+                )
+        finally:
+            for server in servers:
+                server.stop()
+    return {side: summary(merged(parts)) for side, parts in slices.items()}

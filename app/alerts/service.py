@@ -6,12 +6,27 @@ suppresses a per-client alert (DESIGN 4), so an alert can never reveal one.
 """
 
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Numeric,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
 from .. import windows
 from ..extensions import db
-from ..models import Alert, Appointment, CheckIn, User
+from ..models import Alert, Appointment, CheckIn, Practice, User
 from . import rules
 
 SCAN_LOOKBACK = timedelta(days=14)
@@ -29,40 +44,91 @@ def _named(*where):
     )
 
 
-def on_check_in(check_in, *, now) -> list[Alert]:
+THRESHOLD_COLUMNS = (
+    Practice.low_threshold,
+    Practice.drop_threshold,
+    Practice.mean_drop_threshold,
+    Practice.prepost_drop_threshold,
+)
+
+
+def with_thresholds(query, therapist_id):
+    """`query` with the practice thresholds of the therapist `therapist_id` (a column) added as columns,
+    so a caller that looks the therapist up anyway gets them in the same statement (issue 12)."""
+    return (
+        query.add_columns(*THRESHOLD_COLUMNS)
+        .outerjoin(User, User.id == therapist_id)
+        .outerjoin(Practice, Practice.id == User.practice_id)
+    )
+
+
+@cache
+def _history_query(with_before: bool):
+    """The statement of `_history`, built once per process (issue 12): per check-in only its values
+    change (client_id, check_in_id, created_at, appointment_id)."""
+    earlier = _named(
+        CheckIn.client_id == bindparam("client_id"),
+        CheckIn.phase == "after",
+        CheckIn.id != bindparam("check_in_id"),
+        CheckIn.created_at < bindparam("created_at"),
+    )
+    total = CheckIn.safe + CheckIn.heard + CheckIn.understood
+    newest_first = CheckIn.created_at.desc()
+    recent = (
+        earlier.add_columns(
+            func.row_number().over(order_by=newest_first).label("position"),
+            func.count().over().label("count"),
+            func.avg(total).over().label("mean"),
+        )
+        .order_by(newest_first)
+        .limit(RECENT)
+    )
+    parts = [select(recent.subquery())]
+    if with_before:
+        before = _named(
+            CheckIn.appointment_id == bindparam("appointment_id"), CheckIn.phase == "before"
+        ).add_columns(
+            literal(0).label("position"),
+            cast(null(), BigInteger).label("count"),
+            cast(null(), Numeric).label("mean"),
+        )
+        parts.append(select(before.limit(1).subquery()))
+    return union_all(*parts)
+
+
+def _history(check_in):
+    """(recent, count, mean, before) in one statement: the client's newest RECENT earlier named
+    after-answers, how many there are in all and their mean total (window functions, computed before
+    the LIMIT), and this appointment's named before-answer."""
+    values = {
+        "client_id": check_in.client_id,
+        "check_in_id": check_in.id,
+        "created_at": check_in.created_at,
+        "appointment_id": check_in.appointment_id,
+    }
+    query = _history_query(bool(check_in.appointment_id))
+    result = db.session.connection().execute(query, values)  # columns only: no ORM work needed
+    rows = sorted(result.all(), key=lambda r: r.position)
+    before = _scores(rows.pop(0)) if rows and rows[0].position == 0 else None
+    count, mean = (rows[0].count, rows[0].mean) if rows else (0, None)
+    return [_scores(r) for r in rows], count, mean, before
+
+
+def on_check_in(check_in, *, now, practice=None) -> list[Alert]:
     """Evaluate the alert rules for a just-stored check-in and add Alert rows to the session.
 
-    Called inside the check-in's transaction, after flush, before commit.
+    Called inside the check-in's transaction, after the insert, before commit. `practice` holds the
+    therapist's practice thresholds (a Practice, or a row of a `with_thresholds` query); read here when
+    the caller has not.
     """
     if check_in.visibility != "named" or check_in.phase != "after" or not check_in.therapist_id:
         return []
-    therapist = db.session.get(User, check_in.therapist_id)
-    earlier = (
-        CheckIn.client_id == check_in.client_id,
-        CheckIn.phase == "after",
-        CheckIn.id != check_in.id,
-        CheckIn.created_at < check_in.created_at,
-    )
-    recent = [
-        _scores(r)
-        for r in db.session.execute(
-            _named(*earlier).order_by(CheckIn.created_at.desc()).limit(RECENT)
-        )
-    ]
-    count, mean = db.session.execute(
-        select(
-            func.count(CheckIn.id), func.avg(CheckIn.safe + CheckIn.heard + CheckIn.understood)
-        ).where(CheckIn.visibility == "named", *earlier)
-    ).one()
-    before = None
-    if check_in.appointment_id:
-        row = db.session.execute(
-            _named(CheckIn.appointment_id == check_in.appointment_id, CheckIn.phase == "before")
-        ).first()
-        before = _scores(row) if row else None
+    if practice is None:
+        practice = db.session.get(User, check_in.therapist_id).practice
+    recent, count, mean, before = _history(check_in)
     findings = rules.evaluate(
         _scores(check_in),
-        thresholds=rules.Thresholds.of(therapist.practice),
+        thresholds=rules.Thresholds.of(practice),
         recent=recent,
         earlier_mean=float(mean) if mean is not None else None,
         earlier_count=count,

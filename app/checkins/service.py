@@ -12,12 +12,15 @@ import json
 import re
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
+from functools import cache, lru_cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
 
 from .. import alerts, windows
+from ..alerts.service import with_thresholds
 from ..extensions import db
 from ..models import PHASES, VISIBILITIES, Appointment, CareLink, CheckIn, User
 
@@ -117,6 +120,7 @@ NAMED_AT_MOST = 5  # unknown names quoted back, each cut to NAME_CUT characters
 NAME_CUT = 40
 
 
+@lru_cache(maxsize=4096)  # an HMAC per request otherwise; one per user and process is enough
 def owner_tag(user_id: int, *, secret: str | bytes) -> str:
     """The opaque id the phone's queue stamps on what this user makes (issue 9.4).
 
@@ -194,17 +198,40 @@ def _replay(existing: CheckIn, data: CheckInData) -> tuple[CheckIn, bool]:
     return existing, False
 
 
-def _therapist_for(client: User, data: CheckInData) -> tuple[int | None, Appointment | None]:
-    """The therapist who will see it, after checking the appointment is the client's and open."""
+@cache
+def _queries():
+    """The statements of the fast path, built once per process (issue 12): (the client's therapist by
+    care link, an appointment with its therapist's), each with the practice thresholds."""
+    link = (
+        with_thresholds(select(CareLink.therapist_id), CareLink.therapist_id)
+        .where(CareLink.client_id == bindparam("client_id"), CareLink.ended_at.is_(None))
+        .order_by(CareLink.started_at.desc())
+        .limit(1)
+    )
+    appointment = with_thresholds(select(Appointment), Appointment.therapist_id).where(
+        Appointment.id == bindparam("appointment_id")
+    )
+    return link, appointment
+
+
+@cache
+def _insert(dialect: str):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id for `dialect`, built once per process."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = CheckIn.__table__
+    return insert(table).on_conflict_do_nothing().returning(table.c.id)
+
+
+def _therapist_for(client: User, data: CheckInData):
+    """(therapist id, appointment id, the therapist's practice thresholds as a row) in one statement,
+    after checking the appointment is the client's and open."""
+    by_link, by_appointment = _queries()
     if data.appointment_id is None:
-        link = db.session.scalar(
-            select(CareLink)
-            .where(CareLink.client_id == client.id, CareLink.ended_at.is_(None))
-            .order_by(CareLink.started_at.desc())
-            .limit(1)
-        )
-        return (link.therapist_id if link else None), None
-    appointment = db.session.get(Appointment, data.appointment_id)
+        # Columns only: the session's connection runs it without the ORM's per-statement work.
+        row = db.session.connection().execute(by_link, {"client_id": client.id}).first()
+        return (row.therapist_id, None, row) if row else (None, None, None)
+    row = db.session.execute(by_appointment, {"appointment_id": data.appointment_id}).first()
+    appointment = row.Appointment if row else None
     if appointment is None or appointment.client_id != client.id:
         raise CheckInError(403, _l("That appointment is not yours."), "appointment_id")
     if appointment.status != "scheduled":
@@ -212,7 +239,7 @@ def _therapist_for(client: User, data: CheckInData) -> tuple[int | None, Appoint
     reason = windows.accepts(appointment, data.phase, data.created_at)
     if reason:
         raise CheckInError(422, reason, "phase")
-    return appointment.therapist_id, appointment
+    return appointment.therapist_id, appointment.id, row
 
 
 def _belongs_to(client_owner: str | None, data: CheckInData) -> None:
@@ -226,6 +253,14 @@ def _belongs_to(client_owner: str | None, data: CheckInData) -> None:
         )
 
 
+def _insert_once(values: dict) -> int | None:
+    """The new id, or None when the (client, key) or (appointment, phase) is taken. One statement, no
+    savepoint, and the transaction stays usable on PostgreSQL, where a racing replay waits for the
+    winner's commit and then finds its row."""
+    connection = db.session.connection()
+    return connection.execute(_insert(connection.dialect.name), values).scalar()
+
+
 def submit(
     client: User, data: CheckInData, *, now: datetime, client_owner: str | None = None
 ) -> tuple[CheckIn, bool]:
@@ -233,34 +268,35 @@ def submit(
     The caller commits. Without `client_owner` (the demo seed, domain tests) a body naming an owner is
     refused, so only the HTTP view, which knows the signed-in person, can accept a phone's queue item.
 
-    A replay of the same key returns the stored row; concurrent replays meet the unique constraint,
-    roll back to a savepoint and return the winner's row.
+    The insert comes first and the unique constraints decide (issue 12: a new check-in is the common
+    case, so it costs no lookup): a replay of the same key, racing or not, returns the stored row, also
+    after its appointment's window closed or the appointment was cancelled.
     """
     _belongs_to(client_owner, data)
-    existing = find(client, data.idempotency_key)
-    if existing is not None:
-        return _replay(existing, data)
-    therapist_id, appointment = _therapist_for(client, data)
-    row = CheckIn(
-        client_id=client.id,
-        therapist_id=therapist_id,
-        appointment_id=appointment.id if appointment else None,
-        phase=data.phase,
-        safe=data.safe,
-        heard=data.heard,
-        understood=data.understood,
-        comment=data.comment,
-        visibility=data.visibility,
-        idempotency_key=data.idempotency_key,
-        body_hash=data.body_hash(),
-        created_at=data.created_at,
-        received_at=now,
-    )
     try:
-        with db.session.begin_nested():
-            db.session.add(row)
-            db.session.flush()
-    except IntegrityError:
+        therapist_id, appointment_id, practice = _therapist_for(client, data)
+    except CheckInError:
+        existing = find(client, data.idempotency_key)
+        if existing is not None:
+            return _replay(existing, data)
+        raise
+    values = {
+        "client_id": client.id,
+        "therapist_id": therapist_id,
+        "appointment_id": appointment_id,
+        "phase": data.phase,
+        "safe": data.safe,
+        "heard": data.heard,
+        "understood": data.understood,
+        "comment": data.comment,
+        "visibility": data.visibility,
+        "idempotency_key": data.idempotency_key,
+        "body_hash": data.body_hash(),
+        "created_at": data.created_at,
+        "received_at": now,
+    }
+    new_id = _insert_once(values)
+    if new_id is None:
         existing = find(client, data.idempotency_key)
         if existing is not None:
             return _replay(existing, data)
@@ -270,8 +306,12 @@ def submit(
             if data.phase == "before"
             else _l("An after-session check-in for this appointment was already sent."),
             "phase",
-        ) from None
-    alerts.on_check_in(row, now=now)
+        )
+    # The row as the session would hold it after a load, without reading it back.
+    row = CheckIn(id=new_id, **values)
+    make_transient_to_detached(row)
+    db.session.add(row)
+    alerts.on_check_in(row, now=now, practice=practice)
     return row, True
 
 

@@ -137,8 +137,17 @@ def post_check_in(port: int, client: Client, token: str, body: dict, timeout=15.
 class Server:
     """gunicorn in its own process group, so one killpg takes the master and every worker."""
 
-    def __init__(self, env: dict, port: int, *, workers: int = 2, log_path: str | None = None):
+    def __init__(
+        self,
+        env: dict,
+        port: int,
+        *,
+        workers: int = 2,
+        log_path: str | None = None,
+        app: str = "app:create_app()",
+    ):
         self.env = {**os.environ, **env}
+        self.app = app  # the WSGI app gunicorn loads (the benchmark's floor app is another)
         self.port = port
         self.workers = workers
         self.log_path = log_path or os.devnull
@@ -149,7 +158,7 @@ class Server:
         args += _quiet_flags()
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [*args, "app:create_app()"],
+                [*args, self.app],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,

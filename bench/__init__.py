@@ -1,0 +1,1 @@
+"""Benchmarks, run as one command: `python -m bench` (see bench/README.md). Not run in CI."""
