@@ -32,6 +32,8 @@ button.addEventListener("click", async () => {
     button.disabled = false;
   }
 });
+// Rendered disabled, so a tap before this script is wired is never silently lost.
+button.disabled = false;
 
 function deviceName() {
   const ua = navigator.userAgent;

@@ -51,6 +51,8 @@ button.addEventListener("click", async () => {
     button.disabled = false;
   }
 });
+// Rendered disabled, so a tap before this script is wired is never silently lost.
+button.disabled = false;
 
 if (!passkey.supported()) {
   status.textContent = passkey.explain(null);

@@ -5,6 +5,7 @@ import contextlib
 import json
 import re
 
+import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 from sqlalchemy import func, select
@@ -338,3 +339,29 @@ def test_conditional_ui_signs_in_with_nothing_typed_and_never_races_the_button(l
         expect_not_an_error_page(page)
         assert session_role(page, server) == "therapist", f"attempt {attempt}"
     assert errors == []
+
+
+@pytest.mark.parametrize("script", ["signin", "invite"])
+def test_a_tap_before_the_ceremony_script_is_wired_is_not_lost(live_server, phone, script):
+    """On a slow phone the button shows before its module runs: it stays disabled until then, so a
+    tap is never swallowed by a page that looks ready."""
+    page = phone.new_page()
+    held = []
+    pattern = re.compile(rf".*/static/js/{script}(\.[0-9a-f]+)?\.js$")
+    page.route(pattern, lambda route: held.append(route))
+    url = f"/invite/{invite_token(live_server)}" if script == "invite" else "/signin"
+    page.goto(live_server.url + url, wait_until="commit")  # a held module delays DOMContentLoaded
+    button = page.locator("#signin-button" if script == "signin" else "#register-button")
+    button.wait_for(state="attached")
+    expect(button).to_be_disabled()
+    for _ in range(
+        WAIT // 50
+    ):  # until the module request reaches the route (a busy machine is slow)
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the script was not held back"
+    for route in held:
+        route.continue_()
+    page.unroute(pattern)
+    expect(button).to_be_enabled(timeout=WAIT)
