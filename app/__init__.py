@@ -4,7 +4,7 @@ import os
 import secrets
 
 from flask import Flask
-from flask_babel import format_datetime, get_locale
+from flask_babel import get_locale
 from flask_compress import Compress
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -23,7 +23,14 @@ from .dashboard import bp as dashboard_bp
 from .dashboard.cli import refresh_aggregates
 from .demo import demo_cli
 from .extensions import babel, csrf, db, limiter, migrate
-from .i18n import js_catalogue, language_choices, select_locale, select_timezone, text_direction
+from .i18n import (
+    format_when,
+    js_catalogue,
+    language_choices,
+    select_locale,
+    select_timezone,
+    text_direction,
+)
 from .privacy import bp as privacy_bp
 from .reminders import bp as reminders_bp
 
@@ -85,7 +92,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.globals.update(
         get_locale=get_locale,
-        format_datetime=format_datetime,
+        format_when=format_when,
         text_direction=text_direction,
         js_catalogue=js_catalogue,
         language_choices=language_choices,

@@ -6,9 +6,10 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
+from babel.dates import format_skeleton, format_time
 from babel.messages.extract import extract_from_file
 from flask import current_app, g, request
-from flask_babel import get_locale, get_translations, refresh
+from flask_babel import get_locale, get_translations, refresh, to_user_timezone
 
 # The languages Attune ships, with complete catalogues in translations/ (tools/i18n.sh keeps them in step).
 LANGUAGES = ("en", "es", "de", "fr", "ar")
@@ -111,3 +112,17 @@ def is_valid_zone(name: str) -> bool:
 
 def local(dt: datetime, tz_name: str | None) -> datetime:
     return dt.astimezone(zone(tz_name))
+
+
+def format_when(value, skeleton: str, *, clock: bool = False) -> str:
+    """`value` in the viewer's time zone, written the way their language writes dates: a CLDR skeleton
+    ("yMMMd", "MMMEd") names the fields and each locale picks their order and separators; with `clock`,
+    the time follows in the locale's own short form and date-time pattern."""
+    local = to_user_timezone(value) if isinstance(value, datetime) else value
+    locale = get_locale()
+    day = format_skeleton(skeleton, local, locale=locale)
+    if not clock:
+        return day
+    pattern = locale.datetime_formats["medium"]
+    pattern = getattr(pattern, "pattern", pattern)
+    return pattern.replace("{1}", day).replace("{0}", format_time(local, "short", locale=locale))

@@ -119,7 +119,7 @@ async function showReminder(message) {
   }
   const text = (value, fallback) => (typeof value === "string" && value ? value.slice(0, 200) : fallback);
   return self.registration.showNotification(text(data.title, "Attune"), {
-    body: text(data.body, "Time for a quick check-in"),
+    body: text(data.body, ""), // the server always sends the text in the client's language
     tag: text(data.tag, "attune"),
     renotify: false,
     icon: "/static/icons/icon-192.png",

@@ -10,11 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import format_date
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from ..charts import item_chart
+from ..i18n import format_when
 from ..models import CheckIn
 
 CHART_SESSIONS = 20
@@ -58,7 +58,7 @@ def panels(sessions: list[Session], *, last: int = CHART_SESSIONS) -> list[tuple
     """(title, SVG) for the before and the after answers of the `last` sessions on one x axis; a phase
     with no answer among them has no panel."""
     shown = sessions[-last:]
-    labels = [format_date(s.when, "d MMM") for s in shown]
+    labels = [format_when(s.when, "MMMd") for s in shown]
     before = [s.before for s in shown]
     after = [s.after for s in shown]
     out = []

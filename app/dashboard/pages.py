@@ -2,7 +2,6 @@
 
 from datetime import datetime
 
-from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -10,6 +9,7 @@ from sqlalchemy.orm import selectinload
 from .. import alerts
 from ..charts import Series, item_chart, line_chart
 from ..extensions import db
+from ..i18n import format_when
 from ..models import Alert, Appointment, CareLink, CheckIn, User
 from ..reminders.status import reminder_status
 from . import anonymity, stats
@@ -26,7 +26,7 @@ def my_client(therapist: User, client_id: int) -> User | None:
 
 def dashboard(user: User, *, now: datetime) -> dict:
     weeks = stats.weekly(user.id, now=now, tz_name=user.time_zone)
-    labels = [format_date(w.start, "d MMM") for w in weeks]
+    labels = [format_when(w.start, "MMMd") for w in weeks]
     months, quarters, shown = anonymity.practice_cells(
         user.practice_id, now=now, therapist_id=user.id
     )
@@ -56,7 +56,7 @@ def dashboard(user: User, *, now: datetime) -> dict:
         ),
         "anonymous": anon,
         "comments": [
-            (format_date(months[m], "MMMM yyyy"), texts)
+            (format_when(months[m], "yMMMM"), texts)
             for m, texts in sorted(anonymity.comments(user.id, months, shown_months).items())
         ],
         "describe": alerts.describe,
@@ -66,7 +66,7 @@ def dashboard(user: User, *, now: datetime) -> dict:
 def _anonymous_rows(scope, months, quarters, shown):
     """(label, Shown or None) for the months and quarters of one scope, newest first."""
     rows = [
-        (format_date(m, "MMMM yyyy"), shown.get(anonymity.Cell(scope, "m", i)))
+        (format_when(m, "yMMMM"), shown.get(anonymity.Cell(scope, "m", i)))
         for i, m in enumerate(months)
     ]
     rows += [
@@ -95,7 +95,7 @@ def client_page(
         .limit(500)
     ).all()
     afters = [c for c in check_ins if c.phase == "after"][:20][::-1]
-    labels = [format_date(c.created_at, "d MMM") for c in afters]
+    labels = [format_when(c.created_at, "MMMd") for c in afters]
     return {
         "client": client,
         "check_ins": check_ins,
@@ -140,7 +140,7 @@ def admin_overview(practice, *, now: datetime) -> dict:
     """Practice-wide aggregates over all after-check-ins, k-anonymous across therapists too."""
     months = anonymity.months_window(now)
     quarters = anonymity.quarters_of(months)
-    periods = [(format_date(months[i], "MMM yyyy"), "m", i) for i in range(len(months))][-3:]
+    periods = [(format_when(months[i], "yMMM"), "m", i) for i in range(len(months))][-3:]
     if quarters:
         periods.append((anonymity.quarter_label(months, quarters[-1]), "q", len(quarters) - 1))
     months, quarters, shown = anonymity.practice_cells(

@@ -108,7 +108,7 @@ globalThis.AttuneOutbox = (() => {
           await remove(item.key);
           result.sent.push(item.key);
         } else if (what === PARK) {
-          const error = res.data.error || `Error ${res.status}`;
+          const error = res.data.error || String(res.status); // shown inside a translated sentence
           await put({ ...item, parked: true, error });
           result.parked.push({ key: item.key, error });
         } else {

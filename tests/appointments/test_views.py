@@ -36,7 +36,7 @@ def test_schedule_series_edit_following_and_cancel(ctx, client):
     rows = list(db.session.scalars(select(Appointment).order_by(Appointment.starts_at)))
     assert len(rows) == 3 and len({r.series_id for r in rows}) == 1
     page = client.get("/appointments").get_data(as_text=True)
-    assert "09:30" in page and "Kiri" in page
+    assert "9:30\u202fAM" in page and "Kiri" in page
     assert client.get(f"/appointments/{rows[1].id}/edit").status_code == 200
     res = client.post(
         f"/appointments/{rows[1].id}/edit",
@@ -120,7 +120,7 @@ def test_auckland_client_and_la_therapist_see_their_own_local_times(make_app):
     # Outside the test's app context, so each request formats in its own viewer's zone.
     therapist_page = t_client.get("/appointments").get_data(as_text=True)
     client_page = c_client.get("/home").get_data(as_text=True)
-    assert "Sat 15 Jun 2030, 16:30" in therapist_page
-    assert "Sunday 16 June, 11:30" in client_page
+    assert "Sat, Jun 15, 2030, 4:30\u202fPM" in therapist_page
+    assert "Sun, June 16, 11:30\u202fAM" in client_page
     assert 'datetime="2030-06-15T23:30:00+00:00"' in therapist_page
     assert 'datetime="2030-06-15T23:30:00+00:00"' in client_page

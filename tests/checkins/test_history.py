@@ -78,7 +78,7 @@ def test_before_and_after_are_separate_panels_on_one_session_axis(in_request):
     assert points(before_svg)[:2] == ["Safe: 8", "Safe: 9"]
     # Both panels label the x axis with the session dates, oldest left.
     for svg in (before_svg, after_svg):
-        assert re.findall(r">(\d+ \w{3})</text>", str(svg)) == ["2 Nov", "9 Nov"]
+        assert re.findall(r">(\w{3} \d+)</text>", str(svg)) == ["Nov 2", "Nov 9"]
 
 
 def test_a_phase_without_answers_has_no_panel(in_request):
@@ -130,14 +130,14 @@ def test_history_page_has_two_panels_and_names_each_answers_session(ctx, client)
         ("after", 3),
     ]
     assert session_of == {
-        ("before", 9): "9 Nov 2026",
-        ("after", 3): "2 Nov 2026",
+        ("before", 9): "Nov 9, 2026",
+        ("after", 3): "Nov 2, 2026",
         ("after", 6): "none",
     }
     entries = html.split('id="check-in-list"')[1]
     listed = [re.sub(r"<[^>]+>", "", x) for x in re.findall(r"<strong>(.*?)</strong>", entries)]
     assert listed == [
-        "Session of Mon 9 Nov 2026, 10:00",
+        "Session of Mon, Nov 9, 2026, 10:00\u202fAM",  # English as CLDR writes it
         "No scheduled session",
-        "Session of Mon 2 Nov 2026, 10:00",
+        "Session of Mon, Nov 2, 2026, 10:00\u202fAM",
     ]
