@@ -20,6 +20,15 @@ def _schedule_form() -> ScheduleForm:
     return form
 
 
+def _when(form) -> dict:
+    """The local date, time and length a schedule or edit form asks for."""
+    return {
+        "local_date": form.date.data,
+        "local_time": form.time.data,
+        "duration": form.duration.data,
+    }
+
+
 def _saved(change):
     """Run one scheduling change and commit it; a refused change is a 422 with its reason, nothing kept."""
     try:
@@ -54,15 +63,7 @@ def create():
         return index(form=form, status=422)
     client = next(c for c in service.clients_of(g.user) if c.id == form.client_id.data)
     made = _saved(
-        lambda: service.schedule(
-            g.user,
-            client,
-            local_date=form.date.data,
-            local_time=form.time.data,
-            duration=form.duration.data,
-            weeks=form.weeks.data,
-            now=utcnow(),
-        )
+        lambda: service.schedule(g.user, client, **_when(form), weeks=form.weeks.data, now=utcnow())
     )
     flash(ngettext("%(num)s appointment scheduled.", "%(num)s appointments scheduled.", len(made)))
     return redirect(url_for("appointments.index"))
@@ -79,13 +80,7 @@ def edit(appointment_id):
     elif form.validate():
         moved = _saved(
             lambda: service.move(
-                row,
-                local_date=form.date.data,
-                local_time=form.time.data,
-                duration=form.duration.data,
-                scope=form.scope.data,
-                tz_name=g.user.time_zone,
-                now=utcnow(),
+                row, **_when(form), scope=form.scope.data, tz_name=g.user.time_zone, now=utcnow()
             )
         )
         flash(ngettext("%(num)s appointment moved.", "%(num)s appointments moved.", len(moved)))

@@ -2,17 +2,8 @@
 
 import logging
 
-from flask import (
-    abort,
-    current_app,
-    g,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import NotFound
 
 from ..extensions import db, limiter
 from ..i18n import follow_practice
@@ -109,7 +100,7 @@ def reinvite(user_id):
     """A one-time link that adds a passkey to an existing account (a client who lost their phone)."""
     person = db.session.get(User, user_id)
     if person is None or not invites.may_reinvite(g.user, person):
-        abort(404)
+        raise NotFound()
     days = current_app.config["INVITE_DAYS"]
     invite, token = ceremonies.reinvite(g.user, person, now=utcnow(), days=days)
     db.session.commit()
@@ -122,7 +113,7 @@ def reinvite(user_id):
 def revoke_invite(invite_id):
     invite = db.session.get(Invite, invite_id)
     if invite is None or invite.created_by_id != g.user.id:
-        abort(404)
+        raise NotFound()
     invite.revoked_at = utcnow()
     db.session.commit()
     return redirect(url_for("auth.invite_people"))

@@ -40,15 +40,15 @@ TIMEOUT_MS = 120_000
 MAX_CREDENTIAL_ID = 1023
 
 
-class PasskeyError(AuthError):
-    """A ceremony that failed; the message is plain words safe to show the person."""
-
-
 @dataclass(frozen=True)
 class RelyingParty:
     id: str
     name: str
     origin: str
+
+
+class PasskeyError(AuthError):
+    """A ceremony that failed; the message is plain words safe to show the person."""
 
 
 def _issue(
