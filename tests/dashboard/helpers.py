@@ -3,9 +3,11 @@
 import secrets
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from app import alerts
 from app.extensions import db
-from app.models import CheckIn
+from app.models import AppendOnlyError, AuditEvent, CheckIn
 from tests import factories
 
 # Views read the real clock, so test data sits around it (whole hours keep arithmetic readable).
@@ -69,3 +71,16 @@ def weekly_history(client, therapist, scores_list, *, end=NOW):
         check_in(client, therapist, s, at=end - timedelta(weeks=n - 1 - i))
         for i, s in enumerate(scores_list)
     ]
+
+
+def assert_append_only(row: AuditEvent) -> None:
+    """An audit row can be neither changed nor deleted through the ORM (SECURITY 18)."""
+    row.detail = "changed"
+    with pytest.raises(AppendOnlyError):
+        db.session.commit()
+    db.session.rollback()
+    db.session.delete(db.session.get(AuditEvent, row.id))
+    with pytest.raises(AppendOnlyError):
+        db.session.commit()
+    db.session.rollback()
+    assert db.session.get(AuditEvent, row.id).detail == ""
