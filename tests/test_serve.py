@@ -156,8 +156,13 @@ def test_limits_hold_across_workers_and_ctrl_c_stops_everything(tmp_path, shape)
         assert answers.count(200) == AUTH_LIMIT, answers
         assert set(answers[AUTH_LIMIT:]) == {429}, answers
 
-        started = descendants(serve.proc.pid)
-        assert any("sleep" in cmdline(p) or "alerts" in cmdline(p) for p in started), started
+        # The periodic pass is between its scan and its sleep for a moment: wait until one of them runs.
+        def periodic_running():
+            found = descendants(serve.proc.pid)
+            periodic = any("sleep" in cmdline(p) or "alerts" in cmdline(p) for p in found)
+            return found if periodic else None
+
+        started = wait_for(periodic_running, 60, "the periodic pass's scan or sleep")
         assert any("reminders run" in cmdline(p) for p in started)
         serve.proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the script
         serve.proc.wait(timeout=90)
