@@ -156,6 +156,19 @@ class Load:
         return threads
 
 
+def unsent_reminders(url: str) -> int:
+    """Reminders not yet recorded as sent, read on a connection of our own."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = (
+                sa.select(sa.func.count()).select_from(Reminder).where(Reminder.status != "sent")
+            )
+            return conn.execute(query).scalar_one()
+    finally:
+        engine.dispose()
+
+
 def wait_for(condition, deadline: float, what: str) -> None:
     while not condition():
         if time.monotonic() > deadline:
@@ -239,6 +252,13 @@ def test_two_instances_three_workers_and_crashes_lose_and_duplicate_nothing(
                 lambda: expected_tags <= {m.json["tag"] for m in list(rx.messages)},
                 load.deadline,
                 "every reminder delivered",
+            )
+            # A push is answered before its worker commits "sent": stop the workers only once every
+            # send is recorded (a worker killed in between leaves "sending", which its lease resends).
+            wait_for(
+                lambda: unsent_reminders(pg_url) == 0,
+                time.monotonic() + 60,
+                "every delivered reminder recorded as sent",
             )
             rate_limit_answers = burst_of_one_person(ports, limited)
         finally:
