@@ -16,10 +16,11 @@ import tempfile
 from app import create_app
 from app.auth import sessions
 from app.extensions import db
-from app.models import CareLink, Practice, User, utcnow
+from app.models import utcnow
 from tests.support import live_server as live
 
 from . import floor
+from .caseload import caseload
 
 ROOT = live.ROOT
 
@@ -60,17 +61,7 @@ def signed_in_clients(url: str, secret: str, origin: str, count: int) -> list[li
     """`count` clients of one therapist, each with a live session row and its signed cookie."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret, "ORIGIN": origin})
     with app.app_context():
-        practice = Practice(name="Bench practice")
-        db.session.add(practice)
-        db.session.flush()
-        therapist = User(practice_id=practice.id, role="therapist", display_name="Therapist")
-        people = [
-            User(practice_id=practice.id, role="client", display_name=f"Client {i}")
-            for i in range(count)
-        ]
-        db.session.add_all([therapist, *people])
-        db.session.flush()
-        db.session.add_all(CareLink(therapist_id=therapist.id, client_id=p.id) for p in people)
+        _, people = caseload(count)
         tokens = [sessions.start(p, now=utcnow()) for p in people]
         db.session.commit()
         serializer = app.session_interface.get_signing_serializer(app)

@@ -19,11 +19,13 @@ from sqlalchemy import insert, select
 
 from app import create_app
 from app.extensions import db
-from app.models import Appointment, CareLink, Practice, PushSubscription, Reminder, User, utcnow
+from app.models import Appointment, PushSubscription, Reminder, utcnow
 from app.reminders import endpoints, payload, subscriptions
 from app.reminders.keys import b64url
 from tests.support import live_server as live
 from tests.support.push_receiver import PushReceiver
+
+from .caseload import caseload
 
 SUBJECT = "mailto:bench@attune.invalid"
 HOSTS = ["127.0.0.1:*"]
@@ -38,18 +40,8 @@ def seed(app, rx: PushReceiver, count: int, devices: int) -> list[int]:
     """`count` appointments tomorrow over `devices` clients (one phone each), their before-reminders due."""
     now = utcnow()
     with app.app_context():
-        practice = Practice(name="Bench practice")
-        db.session.add(practice)
-        db.session.flush()
-        therapist = User(practice_id=practice.id, role="therapist", display_name="Therapist")
-        people = [
-            User(practice_id=practice.id, role="client", display_name=f"C{i}")
-            for i in range(devices)
-        ]
-        db.session.add_all([therapist, *people])
-        db.session.flush()
+        therapist, people = caseload(devices)
         for person in people:
-            db.session.add(CareLink(therapist_id=therapist.id, client_id=person.id))
             fields = subscriptions.parse(
                 rx.new_subscription().as_dict(), allowed=endpoints.extras(HOSTS)
             )
