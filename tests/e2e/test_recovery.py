@@ -8,10 +8,11 @@ from datetime import timedelta
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from app.auth import ceremonies, invites
+from app.auth import ceremonies
 from app.extensions import db
 from app.models import CheckIn, User, utcnow
 from tests import factories
+from tests.auth.flows import make_invite
 from tests.e2e.conftest import add_authenticator, phone_context
 
 WAIT = 15_000
@@ -33,14 +34,7 @@ def seed(server):
     with server.app.app_context():
         practice = factories.practice()
         therapist = factories.user(practice, "therapist")
-        _, token = invites.create(
-            practice=practice,
-            role="client",
-            now=utcnow(),
-            created_by=therapist,
-            therapist=therapist,
-        )
-        db.session.commit()
+        token = make_invite("client", practice=practice, created_by=therapist, therapist=therapist)
         return therapist.id, f"{server.url}/invite/{token}"
 
 
