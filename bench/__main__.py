@@ -87,7 +87,7 @@ def checkin_rows(db: str, r: dict) -> list[dict]:
 def dashboard_rows(db: str, r: dict) -> list[dict]:
     base = r["/healthz"]["p50_ms"]
     out = []
-    for path in ("/dashboard", "/admin"):
+    for path in ("/dashboard", "/admin", "/clients/<id>"):
         f = r[path]
         out.append(
             row(
@@ -228,7 +228,7 @@ def main(argv=None) -> int:
                 rows += checkin_rows(kind, r)
         if "dashboard" in only:
             with database(kind) as url:
-                therapists = max(1, args.rows // 1200)
+                therapists = dashboard.therapists_for(args.rows)
                 r = dashboard.run(label, url, args.rows, therapists, args.repeat)
                 raw[f"{kind}/dashboard"] = r
                 rows += dashboard_rows(kind, r)
