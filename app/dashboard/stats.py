@@ -76,23 +76,10 @@ _NAMED_AFTERS = (
 
 
 def _weekly_means():
-    """Per week: the means of the three items and the count, from the covering index alone."""
-    b = bucket(CheckIn.created_at, _WEEK_EDGES).label("b")
-    return (
-        select(
-            b,
-            func.avg(CheckIn.safe),
-            func.avg(CheckIn.heard),
-            func.avg(CheckIn.understood),
-            func.count(CheckIn.client_id),
-        )
-        .where(*_NAMED_AFTERS)
-        .group_by(b)
-    )
-
-
-def _weekly_prepost():
-    """Per week: the mean change in total from the same appointment's named before-check-in."""
+    """Per week: the means of the three items, the count, and the mean change in total from the same
+    appointment's named before-check-in. The before is joined at most once per after (one check-in per
+    appointment and phase), so the means and the count are those of the afters alone, and AVG skips
+    the afters without a before: one pass where two statements each scanned the same range."""
     before = aliased(CheckIn)
     b = bucket(CheckIn.created_at, _WEEK_EDGES).label("b")
     change = (
@@ -102,8 +89,15 @@ def _weekly_prepost():
         - (before.safe + before.heard + before.understood)
     )
     return (
-        select(b, func.avg(change))
-        .join(
+        select(
+            b,
+            func.avg(CheckIn.safe),
+            func.avg(CheckIn.heard),
+            func.avg(CheckIn.understood),
+            func.count(CheckIn.client_id),
+            func.avg(change),
+        )
+        .outerjoin(
             before,
             and_(
                 before.appointment_id == CheckIn.appointment_id,
@@ -177,7 +171,6 @@ def _this_week():
 
 
 WEEKLY_MEANS = _weekly_means()
-WEEKLY_PREPOST = _weekly_prepost()
 WEEKLY_RESPONSE_RATES = _weekly_response_rates()
 THIS_WEEK = _this_week()
 
@@ -187,13 +180,11 @@ def weekly(therapist_id: int, *, now: datetime, tz_name: str | None) -> list[Wee
     bounds = week_starts(now, tz_name)
     weeks = [Week(start=b) for b in bounds[:-1]]
     params = {"therapist": therapist_id, **_values("w", bounds)}
-    for i, safe, heard, understood, n in db.session.execute(WEEKLY_MEANS, params):
+    for i, safe, heard, understood, n, change in db.session.execute(WEEKLY_MEANS, params):
         if i is not None:
             w = weeks[i]
             w.safe, w.heard, w.understood, w.after_count = _r(safe), _r(heard), _r(understood), n
-    for i, value in db.session.execute(WEEKLY_PREPOST, params):
-        if i is not None:
-            weeks[i].prepost = _r(value)
+            w.prepost = _r(change)
     until = {**params, "until": min(bounds[-1], now)}
     for i, total, answered in db.session.execute(WEEKLY_RESPONSE_RATES, until):
         if i is not None:
