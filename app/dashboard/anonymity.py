@@ -17,6 +17,7 @@ Periods of different calendar quarters hold disjoint check-ins, so each quarter 
 
 import random
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 
@@ -32,6 +33,8 @@ __all__ = [
     "Shown",
     "publish",
     "practice_cells",
+    "published_window",
+    "Window",
     "refresh",
     "comments",
     "months_window",
@@ -105,20 +108,30 @@ def atoms(
     ]
 
 
-def practice_cells(
+class Window(NamedTuple):
+    """What a page shows of the anonymous aggregates: the window's periods, the published cells, and
+    which periods are decided (published, with or without a shown cell); the others are pending."""
+
+    months: list[date]
+    quarters: list[list[int]]
+    shown: dict[Cell, Shown]
+    decided: set[tuple[str, int]]
+
+
+def published_window(
     practice_id: int,
     *,
     now: datetime,
     visibilities=("anonymous",),
     therapist_id: int | None = None,
     periods: list[tuple[str, int]] | None = None,
-):
-    """(months, quarters, published cells) for a practice: the practice's own cells, plus one therapist's
-    (`therapist_id`) or every therapist's cells of some `periods` ((kind, index) pairs); all when neither.
-    One indexed statement over the published rows; a period not yet published shows nothing."""
+) -> Window:
+    """The practice's own cells, plus one therapist's (`therapist_id`) or every therapist's cells of some
+    `periods` ((kind, index) pairs); all when neither. One indexed statement over the published rows;
+    nothing is computed here: a period not yet published is pending until the periodic pass."""
     months = months_window(now)
     quarters = quarters_of(months)
-    shown = snapshots.load(
+    shown, decided = snapshots.load_window(
         practice_id,
         snapshots.audience(visibilities),
         months,
@@ -126,7 +139,12 @@ def practice_cells(
         therapist_id=therapist_id,
         periods=periods,
     )
-    return months, quarters, shown
+    return Window(months, quarters, shown, decided)
+
+
+def practice_cells(practice_id: int, *, now: datetime, **kw):
+    """(months, quarters, published cells): `published_window` without the decided periods."""
+    return published_window(practice_id, now=now, **kw)[:3]
 
 
 def refresh(practice, *, now: datetime) -> None:

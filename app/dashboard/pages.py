@@ -27,10 +27,8 @@ def my_client(therapist: User, client_id: int) -> User | None:
 def dashboard(user: User, *, now: datetime) -> dict:
     weeks = stats.weekly(user.id, now=now, tz_name=user.time_zone)
     labels = [format_when(w.start, "MMMd") for w in weeks]
-    months, quarters, shown = anonymity.practice_cells(
-        user.practice_id, now=now, therapist_id=user.id
-    )
-    anon = _anonymous_rows(user.id, months, quarters, shown)
+    window = anonymity.published_window(user.practice_id, now=now, therapist_id=user.id)
+    months, shown = window.months, window.shown
     shown_months = [c.index for c, s in shown.items() if c.scope == user.id and c.kind == "m"]
     return {
         "appointments": [
@@ -54,7 +52,7 @@ def dashboard(user: User, *, now: datetime) -> dict:
             hi=100,
             label=_("Weekly share of sessions with an after-session check-in, percent"),
         ),
-        "anonymous": anon,
+        "anonymous": _anonymous_rows(user.id, window),
         "comments": [
             (format_when(months[m], "yMMMM"), texts)
             for m, texts in sorted(anonymity.comments(user.id, months, shown_months).items())
@@ -63,15 +61,15 @@ def dashboard(user: User, *, now: datetime) -> dict:
     }
 
 
-def _anonymous_rows(scope, months, quarters, shown):
-    """(label, Shown or None) for the months and quarters of one scope, newest first."""
+def _anonymous_rows(scope, window: anonymity.Window):
+    """(label, Shown or None, published) for the months and quarters of one scope, newest first: a
+    period not published yet says so rather than "not enough responses" (nothing is computed live)."""
+    months, quarters = window.months, window.quarters
+    periods = [(format_when(m, "yMMMM"), "m", i) for i, m in enumerate(months)]
+    periods += [(anonymity.quarter_label(months, q), "q", i) for i, q in enumerate(quarters)]
     rows = [
-        (format_when(m, "yMMMM"), shown.get(anonymity.Cell(scope, "m", i)))
-        for i, m in enumerate(months)
-    ]
-    rows += [
-        (anonymity.quarter_label(months, q), shown.get(anonymity.Cell(scope, "q", i)))
-        for i, q in enumerate(quarters)
+        (label, window.shown.get(anonymity.Cell(scope, kind, i)), (kind, i) in window.decided)
+        for label, kind, i in periods
     ]
     return rows[::-1]
 
@@ -143,7 +141,7 @@ def admin_overview(practice, *, now: datetime) -> dict:
     periods = [(format_when(months[i], "yMMM"), "m", i) for i in range(len(months))][-3:]
     if quarters:
         periods.append((anonymity.quarter_label(months, quarters[-1]), "q", len(quarters) - 1))
-    months, quarters, shown = anonymity.practice_cells(
+    window = anonymity.published_window(
         practice.id,
         now=now,
         visibilities=("named", "anonymous"),
@@ -155,10 +153,10 @@ def admin_overview(practice, *, now: datetime) -> dict:
         .order_by(User.display_name)
     ).all()
     return {
-        "practice_rows": _anonymous_rows(None, months, quarters, shown),
-        "periods": [label for label, _kind, _i in periods],
+        "practice_rows": _anonymous_rows(None, window),
+        "periods": [(label, (kind, i) in window.decided) for label, kind, i in periods],
         "therapist_rows": [
-            (t, [shown.get(anonymity.Cell(t.id, kind, i)) for _label, kind, i in periods])
+            (t, [window.shown.get(anonymity.Cell(t.id, kind, i)) for _label, kind, i in periods])
             for t in therapists
         ],
         "k": practice.k_anonymity,

@@ -4,7 +4,8 @@ A period (calendar month or quarter, UTC) is published by `anonymity.refresh` af
 `PublishedPeriod` row (with the k it was decided under), one `PublishedCell` per shown cell and, for a
 therapist's shown month, its anonymous comments in a shuffled batch. Later check-ins, erasures and a new
 k never touch these rows, so no one can learn one person's answers by watching a cell change. Renders read
-them in one indexed statement and never read a check-in.
+them in one indexed statement and never read a check-in: a period not decided yet reads "not published
+yet" until the periodic pass publishes it.
 """
 
 from datetime import UTC, date, datetime
@@ -56,27 +57,43 @@ def load(
 ) -> dict[Cell, Shown]:
     """The published cells of the window: the practice's, plus one therapist's (`therapist_id`) or every
     therapist's cells of `periods`; all of them when neither is given."""
+    return load_window(
+        practice_id, which, months, quarters, therapist_id=therapist_id, periods=periods
+    )[0]
+
+
+def load_window(
+    practice_id: int,
+    which: str,
+    months: list[date],
+    quarters: list[list[int]],
+    *,
+    therapist_id: int | None = None,
+    periods: list[tuple[str, int]] | None = None,
+) -> tuple[dict[Cell, Shown], set[tuple[str, int]]]:
+    """(cells as `load` gives them, the (kind, index) of every period of the window already decided).
+
+    One statement: the window's period rows (unique index on practice, audience, kind, start), each
+    joined to its chosen cells by (period, therapist); a decided period without a chosen cell still
+    comes back once, so a page can tell "not published yet" from "not enough responses"."""
     index = keys(months, quarters)
-    conditions = [
-        PublishedPeriod.practice_id == practice_id,
-        PublishedPeriod.audience == which,
-        PublishedPeriod.starts_at >= instant(months[0]),
-    ]
+    chosen = [PublishedCell.period_id == PublishedPeriod.id]
     if therapist_id is not None:
-        conditions.append(
+        chosen.append(
             or_(PublishedCell.therapist_id.is_(None), PublishedCell.therapist_id == therapist_id)
         )
     elif periods is not None:
         starts = {v: k for k, v in index.items()}
-        chosen = [
+        picked = [
             and_(PublishedPeriod.kind == kind, PublishedPeriod.starts_at == starts[(kind, i)][1])
             for kind, i in periods
         ]
-        conditions.append(or_(PublishedCell.therapist_id.is_(None), *chosen))
+        chosen.append(or_(PublishedCell.therapist_id.is_(None), *picked))
     rows = db.session.execute(
         select(
             PublishedPeriod.kind,
             PublishedPeriod.starts_at,
+            PublishedCell.id,
             PublishedCell.therapist_id,
             PublishedCell.clients,
             PublishedCell.n,
@@ -84,16 +101,23 @@ def load(
             PublishedCell.heard,
             PublishedCell.understood,
         )
-        .join(PublishedCell, PublishedCell.period_id == PublishedPeriod.id)
-        .where(*conditions)
+        .outerjoin(PublishedCell, and_(*chosen))
+        .where(
+            PublishedPeriod.practice_id == practice_id,
+            PublishedPeriod.audience == which,
+            PublishedPeriod.starts_at >= instant(months[0]),
+        )
     )
-    out = {}
-    for kind, at, scope, clients, n, safe, heard, understood in rows:
+    out, decided = {}, set()
+    for kind, at, cell_id, scope, clients, n, safe, heard, understood in rows:
         where = index.get((kind, at))
-        if where is not None:
+        if where is None:
+            continue
+        decided.add(where)
+        if cell_id is not None:
             cell = Cell(scope, *where)
             out[cell] = Shown.of(cell, clients, n, (safe, heard, understood))
-    return out
+    return out, decided
 
 
 def store(
