@@ -20,6 +20,7 @@ from .cli import attune_cli
 from .core import assets
 from .core import bp as core_bp
 from .dashboard import bp as dashboard_bp
+from .dashboard import warm
 from .dashboard.cli import refresh_aggregates
 from .demo import demo_cli
 from .extensions import babel, csrf, db, limiter, migrate
@@ -63,6 +64,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     register_commands(app)
     assets.init_app(app)  # static files: hashed names, precompressed, served by WhiteNoise
+    warm.init_app(app)  # last: the first render after start costs about what a warm one does
     return app
 
 

@@ -44,6 +44,7 @@ def make_app(url: str, instance: str):
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
             "TESTING": True,
+            "WARM_UP": True,  # as a server process has it (app/dashboard/warm.py)
         }
     )
 

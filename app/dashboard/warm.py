@@ -1,0 +1,81 @@
+"""Once per process, before the first request: what the first render of a page would otherwise pay for.
+
+A new process (gunicorn starts one per worker, and recycles them after `max_requests`) used to spend
+on its first dashboard render about 110 ms compiling templates, 60 ms reading the scripts' messages for
+the page's JS catalogue and loading each language's catalogue and CLDR data, and 30 ms compiling the
+render's SQL: 3 to 8 times a warm render (issue 12 wants the first render after start within 2x of a
+warm one). So when the app is created in a server process (not under the `flask` command: its
+`db upgrade` may run before any table exists, and its other commands render no page):
+
+- every template is compiled and every language's messages and date formats loaded;
+- the dashboard, client page and admin page gather their data once for nobody (ids that
+  match no row), which compiles and caches their statements on the engine and opens a connection;
+  then two requests go through the whole stack (an HTML page, compressed; a dashboard request with
+  a session token that matches no session, which is sent to sign in), so the request hooks, the
+  session lookup and the compressor are ready too. It reads only; if the database cannot answer
+  yet, the first request compiles what is left instead.
+
+Tests create an app per test and skip all this (`WARM_UP`, default: on unless TESTING); the bench
+turns it on, as a server has it.
+"""
+
+import logging
+from datetime import UTC, datetime
+
+import click
+from flask import Flask
+from flask_babel import force_locale, get_translations
+from sqlalchemy.exc import DBAPIError
+
+from ..extensions import db
+from ..i18n import format_when, js_messages
+from ..models import Practice, User, utcnow
+from . import pages
+
+log = logging.getLogger(__name__)
+NOBODY = 0  # no row has id 0: the warm-up's queries match nothing
+
+
+def init_app(app: Flask) -> None:
+    on = app.config.get("WARM_UP", not app.config.get("TESTING"))
+    if on and click.get_current_context(silent=True) is None:  # a server, not a `flask` command
+        warm(app)
+        warm_statements(app)
+
+
+def warm(app: Flask) -> None:
+    """Compile every template and load every language's messages and date formats."""
+    for name in app.jinja_env.list_templates(extensions=["html"]):
+        app.jinja_env.get_template(name)
+    js_messages(app.static_folder)
+    moment = datetime(2000, 1, 3, 9, tzinfo=UTC)
+    with app.test_request_context():
+        for language in app.config["LANGUAGES"]:
+            with force_locale(language):
+                get_translations()
+                format_when(moment, "MMMEd", clock=True)
+
+
+def warm_statements(app: Flask) -> None:
+    """Run the pages' reads for ids that match nothing (transient objects, never added or written)."""
+    therapist = User(id=NOBODY, practice_id=NOBODY, role="therapist", time_zone="UTC")
+    client = User(id=NOBODY, practice_id=NOBODY, role="client", push_chosen=False)
+    client.remind_before = client.remind_after = client.remind_nudge = False
+    practice = Practice(id=NOBODY)
+    with app.test_request_context():
+        now = utcnow()
+        try:
+            pages.my_client(therapist, NOBODY)
+            pages.dashboard(therapist, now=now)
+            pages.client_page(therapist, client, now=now)
+            pages.admin_overview(practice, now=now)
+        except DBAPIError as error:  # no schema yet, or the database is not up: nothing to warm
+            log.info("dashboard statements not warmed: %s", type(error.orig).__name__)
+        finally:
+            db.session.rollback()
+            db.session.remove()
+    visitor = app.test_client()
+    visitor.get("/offline", headers={"Accept-Encoding": "br, gzip"})
+    with visitor.session_transaction() as cookie:
+        cookie["sid"] = "warm-up: matches no session"
+    visitor.get("/dashboard", headers={"Accept-Encoding": "br, gzip"})

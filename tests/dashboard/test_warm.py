@@ -1,0 +1,80 @@
+"""The per-process warm-up (app/dashboard/warm.py): it reads only, survives a database without tables,
+and leaves the first dashboard render of a new app with none of its statements left to compile."""
+
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import CacheStats
+
+from app import create_app
+from app.extensions import db
+from app.models import AuditEvent, User, UserSession
+from tests import factories
+from tests.conftest import base_config
+
+from .helpers import team
+from .test_views import count_statements
+
+
+def record_statements():
+    seen = []
+
+    def before(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", before)
+    return seen, lambda: event.remove(Engine, "before_cursor_execute", before)
+
+
+def test_warm_up_only_reads_and_writes_nothing(make_app):
+    setup = make_app()
+    with setup.app_context():
+        team()
+        db.session.commit()
+    seen, stop = record_statements()
+    try:
+        app = make_app(WARM_UP=True)
+    finally:
+        stop()
+    assert any("published_period" in s for s in seen)  # the pages' reads ran
+    writes = ("INSERT", "UPDATE", "DELETE")
+    assert not [s for s in seen if s.lstrip().upper().startswith(writes)]
+    with app.app_context():
+        assert db.session.scalar(select(func.count(AuditEvent.id))) == 0
+        assert db.session.scalar(select(func.count(UserSession.id))) == 0
+    assert "dashboard/index.html" in {t.name for t in app.jinja_env.cache.values() if t.name}
+
+
+def test_warm_up_survives_a_database_without_tables(tmp_path):
+    url = "sqlite:///" + str(tmp_path / "empty.db")
+    app = create_app({**base_config(url, ""), "WARM_UP": True})  # no exception
+    assert app.test_client().get("/healthz").status_code in (200, 503)
+
+
+def test_first_dashboard_render_after_warm_up_compiles_none_of_its_statements(make_app):
+    setup = make_app()
+    with setup.app_context():
+        _p, t1, *_ = team()
+        db.session.commit()
+        t1_id = t1.id
+    app = make_app(WARM_UP=True)
+    client = app.test_client()
+    with app.app_context():
+        factories.sign_in(client, db.session.get(User, t1_id))
+    with app.app_context():
+        engine = db.engine
+    misses = []
+
+    def after(conn, cursor, statement, params, context, executemany):
+        if context.compiled is not None and context.cache_hit is CacheStats.CACHE_MISS:
+            misses.append(statement)
+
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        statements = count_statements(app, lambda: client.get("/dashboard"))
+    finally:
+        event.remove(engine, "after_cursor_execute", after)
+    assert statements and any("published_period" in s for s in statements)
+    reads = [s for s in misses if s.lstrip().upper().startswith("SELECT")]
+    # Except the lazy load of the signed-in user's practice (for the locale): its cache key holds the
+    # path the user was loaded by (the session lookup), which no read for nobody can take.
+    assert [s for s in reads if "FROM practice" not in s] == [], "\n".join(reads)
