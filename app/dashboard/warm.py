@@ -71,6 +71,7 @@ def warm_statements(app: Flask) -> None:
             pages.admin_overview(practice, now=now)
         except DBAPIError as error:  # no schema yet, or the database is not up: nothing to warm
             log.info("dashboard statements not warmed: %s", type(error.orig).__name__)
+            return
         finally:
             db.session.rollback()
             db.session.remove()
