@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 05:09:14.988146
+Create Date: 2026-11-30 07:00:04.736060
 
 """
 
@@ -300,7 +300,7 @@ def upgrade():
     )
     with op.batch_alter_table("published_cell", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_published_cell_period_id"), ["period_id"], unique=False
+            "ix_published_cell_period_therapist", ["period_id", "therapist_id"], unique=False
         )
 
     op.create_table(
@@ -583,7 +583,7 @@ def downgrade():
 
     op.drop_table("published_comment")
     with op.batch_alter_table("published_cell", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_published_cell_period_id"))
+        batch_op.drop_index("ix_published_cell_period_therapist")
 
     op.drop_table("published_cell")
     with op.batch_alter_table("invite", schema=None) as batch_op:
