@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -379,3 +380,85 @@ def test_rules_from_one_session_show_as_one_entry_and_are_talked_about_together(
     db.session.expire_all()
     assert all(a.acknowledged_at is not None for a in db.session.scalars(select(Alert)))
     assert "Nothing needs attention" in client.get("/dashboard").get_data(as_text=True)
+
+
+def _flat(statement: str) -> str:
+    return " ".join(statement.split())
+
+
+def practice_wide_check_in_reads(statements, therapist_id=None):
+    """Statements that read check-ins beyond one therapist's own (the periodic pass's kind of query):
+    any read of check_in not pinned to one therapist (their check-ins, or their appointments' check-ins)
+    when `therapist_id` is given; without one (the admin page), any read of check_in at all."""
+    out = []
+    for s in map(_flat, statements):
+        if not re.search(r"\b(FROM|JOIN) check_in\b", s):
+            continue
+        if therapist_id is None or not re.search(r"\b(check_in|appointment)\.therapist_id = ", s):
+            out.append(s)
+    return out
+
+
+def grow_practice(p, therapists=2, clients=6):
+    """More therapists and clients, each with months of named and anonymous after-check-ins."""
+    for _ in range(therapists):
+        t = factories.user(p, "therapist")
+        for _ in range(clients):
+            c = factories.user(p, "client", therapist=t)
+            for months_back in range(1, 7):
+                at = NOW - timedelta(days=30 * months_back + 3)
+                check_in(c, t, (7, 8, 9), at=at, visibility="anonymous", raise_alerts=False)
+                check_in(c, t, (6, 6, 6), at=at + timedelta(hours=1), raise_alerts=False)
+    db.session.commit()
+
+
+@pytest.mark.parametrize("role", ["t1", "admin"])
+def test_render_reads_no_practice_wide_check_ins_and_its_statements_do_not_grow(
+    world, client, app, role
+):
+    """Issue 12: no request computes practice-wide aggregates; a render costs the same number of
+    statements whatever the practice's size and however many periods are published."""
+    from app.dashboard import anonymity
+
+    path = "/dashboard" if role == "t1" else "/admin"
+    mine = world["t1"].id if role == "t1" else None
+    factories.sign_in(client, world[role])
+    client.get(path)
+    small = count_statements(app, lambda: client.get(path))
+    grow_practice(world["p"])
+    anonymity.refresh(world["p"], now=NOW)
+    db.session.commit()
+    client.get(path)
+    big = count_statements(app, lambda: client.get(path))
+    assert len(big) == len(small) <= MAX_DASHBOARD_STATEMENTS, "\n".join(big)
+    assert practice_wide_check_in_reads(small + big, therapist_id=mine) == []
+    assert any("published_period" in s for s in big)
+
+
+def test_the_checker_sees_a_practice_wide_read(world, app):
+    """The check above would catch the periodic pass's query if a render ran it."""
+    from app.dashboard import anonymity
+
+    statements = count_statements(app, lambda: anonymity.refresh(world["p"], now=NOW))
+    assert practice_wide_check_in_reads(statements, therapist_id=world["t1"].id)
+    assert practice_wide_check_in_reads(statements)
+
+
+def test_unpublished_periods_say_so_and_show_no_numbers_until_the_periodic_pass(ctx, client):
+    from app.dashboard import anonymity
+
+    p, t1, *_ = team()
+    month = anonymity.months_window(NOW)[-1]
+    day = datetime(month.year, month.month, 10, 12, tzinfo=UTC)
+    for i in range(6):
+        person = factories.user(p, "client", therapist=t1)
+        check_in(person, t1, (8, 8, 8), at=day, visibility="anonymous", comment=f"note {i}")
+    db.session.commit()
+    factories.sign_in(client, t1)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "none are published yet" in page
+    assert "8.0" not in page and "note 0" not in page
+    anonymity.refresh(p, now=NOW)
+    db.session.commit()
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "8.0" in page and "note 0" in page and "none are published yet" not in page
