@@ -6,10 +6,10 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
-from babel.dates import format_skeleton, format_time
+from babel.dates import format_skeleton, format_time, get_time_format, match_skeleton, parse_pattern
 from babel.messages.extract import extract_from_file
 from flask import current_app, g, request
-from flask_babel import get_locale, get_translations, refresh, to_user_timezone
+from flask_babel import get_locale, get_timezone, get_translations, refresh, to_user_timezone
 
 # The languages Attune ships, with complete catalogues in translations/ (tools/i18n.sh keeps them in step).
 LANGUAGES = ("en", "es", "de", "fr", "ar")
@@ -126,3 +126,34 @@ def format_when(value, skeleton: str, *, clock: bool = False) -> str:
     pattern = locale.datetime_formats["medium"]
     pattern = getattr(pattern, "pattern", pattern)
     return pattern.replace("{1}", day).replace("{0}", format_time(local, "short", locale=locale))
+
+
+def format_many(values: list[datetime], skeleton: str, *, clock: bool = False) -> list[str]:
+    """`format_when` of many datetimes in one request, the same text each, for a fraction of the cost:
+    the zone, the language and its patterns are looked up once, and each distinct day and clock time
+    is written once (a dashboard writes a couple of hundred session times over seven days)."""
+    if not values:
+        return []
+    tz, locale = get_timezone(), get_locale()
+    skeletons = locale.datetime_skeletons
+    matched = skeleton if skeleton in skeletons else match_skeleton(skeleton, skeletons)
+    day, days = parse_pattern(skeletons[matched]), {}
+    # A skeleton of date fields only is written from the date alone, so equal days share their text.
+    by_date = not set(skeleton) & set("hHkKjJmsSaAbBzZvV")
+    pattern = locale.datetime_formats["medium"]
+    pattern = getattr(pattern, "pattern", pattern)
+    clock_pattern, clocks = parse_pattern(get_time_format("short", locale)), {}
+    out = []
+    for v in values:
+        local = tz.normalize(v.astimezone(tz))
+        key = local.date() if by_date else local
+        if key not in days:
+            days[key] = day.apply(local, locale)
+        if not clock:
+            out.append(days[key])
+            continue
+        at = (local.hour, local.minute)  # the short time formats show hours, minutes, am/pm
+        if at not in clocks:
+            clocks[at] = clock_pattern.apply(local, locale)
+        out.append(pattern.replace("{1}", days[key]).replace("{0}", clocks[at]))
+    return out

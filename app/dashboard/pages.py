@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from .. import alerts
 from ..charts import Series, item_chart, line_chart
 from ..extensions import db
-from ..i18n import format_when
+from ..i18n import format_many, format_when
 from ..models import Alert, Appointment, CareLink, CheckIn, User
 from ..reminders.status import reminder_status
 from . import anonymity, stats
@@ -72,15 +72,17 @@ class WeekRow(NamedTuple):
 
 
 def _week_rows(user: User, now: datetime) -> list[WeekRow]:
+    rows = stats.this_week(user.id, now=now, tz_name=user.time_zone)
+    whens = format_many([r.starts_at for r in rows], "MMMEd", clock=True)
     return [
         WeekRow(
             r.starts_at,
-            format_when(r.starts_at, "MMMEd", clock=True),
+            when,
             url_for("dashboard.client", client_id=r.client_id),
             r.display_name,
             stats.check_in_status(r, now=now),
         )
-        for r in stats.this_week(user.id, now=now, tz_name=user.time_zone)
+        for r, when in zip(rows, whens, strict=True)
     ]
 
 

@@ -1,10 +1,15 @@
 """The weekly trend numbers, checked against values worked out by hand (stats.weekly is one statement
 for the means, the count and the before-to-after change, and one for the response rate)."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+import flask_babel
+import pytest
+from flask_babel import _get_current_context, force_locale
 
 from app.dashboard import stats
 from app.extensions import db
+from app.i18n import format_many, format_when
 from tests import factories
 
 from .helpers import NOW, appointment, check_in, team
@@ -34,3 +39,19 @@ def test_weekly_means_count_change_and_response_rate(ctx):
     assert w.prepost == 6.0
     assert (w.appointments, w.answered, w.response_rate) == (3, 2, 67)
     assert sum(x.after_count for x in weeks) == 2
+
+
+@pytest.mark.parametrize("language", ["en", "de", "ar"])
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Pacific/Auckland"])
+def test_format_many_writes_what_format_when_writes(in_request, language, zone):
+    """The week table's times come from i18n.format_many (patterns looked up once, equal days and
+    clock times written once): the same text as format_when, value by value, across a DST change."""
+    start = datetime(2026, 3, 27, 5, 45, tzinfo=UTC)  # Europe and the US change clocks around here
+    values = [start + timedelta(minutes=95 * i) for i in range(200)]
+    with force_locale(language):
+        flask_babel.get_babel().timezone_selector = lambda: zone
+        _get_current_context().babel_tzinfo = None
+        assert str(flask_babel.get_timezone()) == zone
+        for skeleton, clock in (("MMMEd", True), ("yMMMd", False), ("Hm", False)):
+            expected = [format_when(v, skeleton, clock=clock) for v in values]
+            assert format_many(values, skeleton, clock=clock) == expected
