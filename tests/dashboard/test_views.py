@@ -388,13 +388,18 @@ def _flat(statement: str) -> str:
 
 def practice_wide_check_in_reads(statements, therapist_id=None):
     """Statements that read check-ins beyond one therapist's own (the periodic pass's kind of query):
-    any read of check_in not pinned to one therapist (their check-ins, or their appointments' check-ins)
-    when `therapist_id` is given; without one (the admin page), any read of check_in at all."""
+    with `therapist_id`, any statement in which some check_in (or alias of it) is not pinned by its own
+    `therapist_id = ?` (a join by appointment alone lets PostgreSQL's planner hash every check-in of
+    the practice); without one (the admin page), any read of check_in at all."""
     out = []
     for s in map(_flat, statements):
         if not re.search(r"\b(FROM|JOIN) check_in\b", s):
             continue
-        if therapist_id is None or not re.search(r"\b(check_in|appointment)\.therapist_id = ", s):
+        aliases = re.findall(r"\bcheck_in AS (\w+)", s)
+        if re.search(r"\b(FROM|JOIN) check_in(?! AS)\b", s):
+            aliases.append("check_in")
+        pinned = all(re.search(rf"\b{a}\.therapist_id = ", s) for a in aliases)
+        if therapist_id is None or not pinned:
             out.append(s)
     return out
 
