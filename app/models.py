@@ -121,7 +121,11 @@ class User(db.Model):
         back_populates="user", cascade="all, delete-orphan", order_by="Credential.id"
     )
 
-    __table_args__ = (CheckConstraint("role IN ('admin', 'therapist', 'client')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'therapist', 'client')", name="role"),
+        # The admin page's therapists (and admin.staff): one practice's staff among every client.
+        Index("ix_user_practice_role", "practice_id", "role"),
+    )
 
     @property
     def is_staff(self) -> bool:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 07:00:04.736060
+Create Date: 2026-11-30 07:13:00.021718
 
 """
 
@@ -124,6 +124,7 @@ def upgrade():
     )
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_practice_id"), ["practice_id"], unique=False)
+        batch_op.create_index("ix_user_practice_role", ["practice_id", "role"], unique=False)
 
     op.create_table(
         "appointment",
@@ -611,6 +612,7 @@ def downgrade():
 
     op.drop_table("appointment")
     with op.batch_alter_table("user", schema=None) as batch_op:
+        batch_op.drop_index("ix_user_practice_role")
         batch_op.drop_index(batch_op.f("ix_user_practice_id"))
 
     op.drop_table("user")
