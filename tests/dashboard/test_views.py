@@ -467,3 +467,28 @@ def test_unpublished_periods_say_so_and_show_no_numbers_until_the_periodic_pass(
     db.session.commit()
     page = client.get("/dashboard").get_data(as_text=True)
     assert "8.0" in page and "note 0" in page and "none are published yet" not in page
+
+
+def test_after_an_erasure_the_render_reads_the_same_published_cells_the_same_way(
+    world, client, app
+):
+    """Issue 12: an erasure invalidates nothing a render reads, so its first render after one runs the
+    same statements (no live pass) and shows the same published cells."""
+    from app.dashboard import anonymity
+    from app.privacy.service import erase
+
+    grow_practice(world["p"], therapists=1)
+    anonymity.refresh(world["p"], now=NOW)
+    db.session.commit()
+    t1 = world["t1"]
+    factories.sign_in(client, t1)
+    client.get("/dashboard")
+    before = count_statements(app, lambda: client.get("/dashboard"))
+    cells = anonymity.practice_cells(world["p"].id, now=NOW, therapist_id=t1.id)[2]
+    assert cells  # something is published
+    victim = db.session.scalar(select(CheckIn.client_id).where(CheckIn.visibility == "anonymous"))
+    erase(db.session.get(User, victim))
+    db.session.commit()
+    after = count_statements(app, lambda: client.get("/dashboard"))
+    assert [_flat(s) for s in after] == [_flat(s) for s in before]
+    assert anonymity.practice_cells(world["p"].id, now=NOW, therapist_id=t1.id)[2] == cells
