@@ -13,7 +13,9 @@ warm one). So when the app is created in a server process (not under the `flask`
   then two requests go through the whole stack (an HTML page, compressed; a dashboard request with
   a session token that matches no session, which is sent to sign in), so the request hooks, the
   session lookup and the compressor are ready too. It reads only; if the database cannot answer
-  yet, the first request compiles what is left instead.
+  yet, the first request compiles what is left instead;
+- if nothing is published yet (a first start, a fresh restore), the periodic pass's publishing runs
+  once, so the pages do not say "not published yet" until the first pass (`PUBLISH_ON_START`).
 
 Tests create an app per test and skip all this (`WARM_UP`, default: on unless TESTING); the bench
 turns it on, as a server has it.
@@ -25,12 +27,14 @@ from datetime import UTC, datetime
 import click
 from flask import Flask
 from flask_babel import force_locale, get_translations
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
 from ..i18n import format_when, js_messages
-from ..models import Practice, User, utcnow
+from ..models import Practice, PublishedPeriod, User, utcnow
 from . import pages
+from .cli import refresh_all
 
 log = logging.getLogger(__name__)
 NOBODY = 0  # no row has id 0: the warm-up's queries match nothing
@@ -40,7 +44,8 @@ def init_app(app: Flask) -> None:
     on = app.config.get("WARM_UP", not app.config.get("TESTING"))
     if on and click.get_current_context(silent=True) is None:  # a server, not a `flask` command
         warm(app)
-        warm_statements(app)
+        if warm_statements(app) and app.config.get("PUBLISH_ON_START", True):
+            publish_if_nothing_is(app)
 
 
 def warm(app: Flask) -> None:
@@ -56,8 +61,9 @@ def warm(app: Flask) -> None:
                 format_when(moment, "MMMEd", clock=True)
 
 
-def warm_statements(app: Flask) -> None:
-    """Run the pages' reads for ids that match nothing (transient objects, never added or written)."""
+def warm_statements(app: Flask) -> bool:
+    """Run the pages' reads for ids that match nothing (transient objects, never added or written);
+    False when the database could not answer them."""
     therapist = User(id=NOBODY, practice_id=NOBODY, role="therapist", time_zone="UTC")
     client = User(id=NOBODY, practice_id=NOBODY, role="client", push_chosen=False)
     client.remind_before = client.remind_after = client.remind_nudge = False
@@ -71,7 +77,7 @@ def warm_statements(app: Flask) -> None:
             pages.admin_overview(practice, now=now)
         except DBAPIError as error:  # no schema yet, or the database is not up: nothing to warm
             log.info("dashboard statements not warmed: %s", type(error.orig).__name__)
-            return
+            return False
         finally:
             db.session.rollback()
             db.session.remove()
@@ -80,3 +86,17 @@ def warm_statements(app: Flask) -> None:
     with visitor.session_transaction() as cookie:
         cookie["sid"] = "warm-up: matches no session"
     visitor.get("/dashboard", headers={"Accept-Encoding": "br, gzip"})
+    return True
+
+
+def publish_if_nothing_is(app: Flask) -> int:
+    """When no period is published at all, publish every practice's ended periods now (the periodic
+    pass's own function; returns how many practices). Workers starting together race harmlessly: one
+    publishes, the others meet the unique constraint and roll back (`refresh_all`)."""
+    with app.app_context():
+        try:
+            if db.session.scalar(select(PublishedPeriod.id).limit(1)) is not None:
+                return 0
+            return refresh_all()
+        finally:
+            db.session.remove()

@@ -1,5 +1,8 @@
-"""The per-process warm-up (app/dashboard/warm.py): it reads only, survives a database without tables,
-and leaves the first dashboard render of a new app with none of its statements left to compile."""
+"""The per-process warm-up (app/dashboard/warm.py): it reads only (it publishes when nothing is
+published, and writes nothing else), survives a database without tables, and leaves the first
+dashboard render of a new app with none of its statements left to compile."""
+
+import re
 
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
@@ -7,11 +10,11 @@ from sqlalchemy.engine.interfaces import CacheStats
 
 from app import create_app
 from app.extensions import db
-from app.models import AuditEvent, User, UserSession
+from app.models import AuditEvent, PublishedPeriod, User, UserSession
 from tests import factories
 from tests.conftest import base_config
 
-from .helpers import team
+from .helpers import NOW, team
 from .test_views import count_statements
 
 
@@ -25,7 +28,34 @@ def record_statements():
     return seen, lambda: event.remove(Engine, "before_cursor_execute", before)
 
 
-def test_warm_up_only_reads_and_writes_nothing(make_app):
+def writes(statements):
+    return [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+def test_warm_up_only_reads_once_something_is_published(make_app):
+    from app.dashboard import anonymity
+
+    setup = make_app()
+    with setup.app_context():
+        p, *_ = team()
+        anonymity.refresh(p, now=NOW)
+        db.session.commit()
+        published = db.session.scalar(select(func.count(PublishedPeriod.id)))
+    seen, stop = record_statements()
+    try:
+        app = make_app(WARM_UP=True)
+    finally:
+        stop()
+    assert any("published_period" in s for s in seen)  # the pages' reads ran
+    assert writes(seen) == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count(AuditEvent.id))) == 0
+        assert db.session.scalar(select(func.count(UserSession.id))) == 0
+        assert db.session.scalar(select(func.count(PublishedPeriod.id))) == published
+    assert "dashboard/index.html" in {t.name for t in app.jinja_env.cache.values() if t.name}
+
+
+def test_a_server_start_publishes_when_nothing_is_published_and_writes_nothing_else(make_app):
     setup = make_app()
     with setup.app_context():
         team()
@@ -35,13 +65,21 @@ def test_warm_up_only_reads_and_writes_nothing(make_app):
         app = make_app(WARM_UP=True)
     finally:
         stop()
-    assert any("published_period" in s for s in seen)  # the pages' reads ran
-    writes = ("INSERT", "UPDATE", "DELETE")
-    assert not [s for s in seen if s.lstrip().upper().startswith(writes)]
+    assert writes(seen)
+    assert all(re.search(r"INTO published_(period|cell|comment)\b", s) for s in writes(seen))
     with app.app_context():
+        assert db.session.scalar(select(func.count(PublishedPeriod.id))) > 0
         assert db.session.scalar(select(func.count(AuditEvent.id))) == 0
-        assert db.session.scalar(select(func.count(UserSession.id))) == 0
-    assert "dashboard/index.html" in {t.name for t in app.jinja_env.cache.values() if t.name}
+
+
+def test_publish_on_start_can_be_turned_off(make_app):
+    setup = make_app()
+    with setup.app_context():
+        team()
+        db.session.commit()
+    app = make_app(WARM_UP=True, PUBLISH_ON_START=False)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(PublishedPeriod.id))) == 0
 
 
 def test_warm_up_survives_a_database_without_tables(tmp_path, caplog):
