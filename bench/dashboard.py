@@ -187,7 +187,9 @@ def run(label: str, url: str, rows: int, therapists: int, repeat: int) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000, help="check-ins to seed")
-    parser.add_argument("--therapists", type=int, default=None, help="default: rows // 1200")
+    parser.add_argument(
+        "--therapists", type=int, default=None, help="default: rows // 5000 (200 at 1,000,000)"
+    )
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     args = parser.parse_args(argv)
