@@ -98,5 +98,9 @@ def publish_if_nothing_is(app: Flask) -> int:
             if db.session.scalar(select(PublishedPeriod.id).limit(1)) is not None:
                 return 0
             return refresh_all()
+        except DBAPIError as error:  # the server starts anyway; the next periodic pass publishes
+            log.warning("nothing published at start: %s", type(error.orig).__name__)
+            db.session.rollback()
+            return 0
         finally:
             db.session.remove()
