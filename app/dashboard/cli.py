@@ -1,4 +1,4 @@
-"""The dashboard's periodic step: rebuild each practice's anonymous-cell snapshot (`anonymity.refresh`).
+"""The dashboard's periodic step: publish each practice's newly ended periods (`anonymity.refresh`).
 
 It runs as part of `flask alerts scan` (the factory hands it to `alerts.cli.init_app`), so the one cron line
 operators already have keeps the stored aggregates fresh.
@@ -18,8 +18,10 @@ def refresh_aggregates() -> str:
 
 
 def refresh_all() -> int:
-    """One transaction per practice; a practice whose client was erased mid-rebuild waits for the
-    next pass (its snapshot stays invalid, so renders compute live meanwhile)."""
+    """Publish each practice's newly ended periods, one transaction per practice (only what is new:
+    a pass with nothing new reads two small indexed statements per practice). A practice whose
+    publishing meets another publisher's rows (two passes, or a server start, at once) is left to it;
+    renders never compute cells, they show "not published yet" until a pass publishes them."""
     done = 0
     for practice_id in db.session.scalars(select(Practice.id).order_by(Practice.id)).all():
         try:
