@@ -1,7 +1,7 @@
 """A claimed batch, read in three queries into plain snapshots before any network call.
 
-Plain values rather than ORM objects: the dispatcher commits after every reminder, and a commit would
-otherwise expire (and reload) everything it read.
+Plain values rather than ORM objects: the dispatcher commits the claim, this read and the batch's
+outcomes, and a commit would otherwise expire (and reload) everything it read.
 """
 
 from dataclasses import dataclass, field
