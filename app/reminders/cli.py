@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from ..extensions import db
 from ..models import utcnow
 from . import bp
-from .dispatch import policy_from, run_once
+from .dispatch import Recorder, policy_from, run_once
 from .sender import for_app
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ def run(once: bool, interval: float, fixed_now: str | None):
         signal.signal(signal.SIGINT, lambda *_: stop.set())
     sender = for_app(app)
     policy = policy_from(app.config)
+    recorder = Recorder(app) if separate_connections() else None
     try:
         with single_dispatcher(app, wait=not once) as ok:
             if not ok:
@@ -53,7 +54,9 @@ def run(once: bool, interval: float, fixed_now: str | None):
             while not stop.is_set():  # one batch per turn, so SIGTERM is honoured between batches
                 now = started if once or fixed_now else utcnow()
                 try:
-                    report = run_once(sender, now=now, policy=policy, limit=policy.batch)
+                    report = run_once(
+                        sender, now=now, policy=policy, limit=policy.batch, recorder=recorder
+                    )
                 except Exception as err:  # noqa: BLE001 - the worker outlives any one pass
                     failures += 1
                     pass_failed(err, failures)
@@ -81,9 +84,17 @@ def run(once: bool, interval: float, fixed_now: str | None):
                 else:
                     stop.wait(interval)
     finally:
+        if recorder is not None:
+            recorder.close()  # the last batch's outcomes are written before the worker exits
         sender.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def separate_connections() -> bool:
+    """Whether a second thread's session sees this database (an in-memory SQLite one it would not)."""
+    url = db.engine.url
+    return not (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"))
 
 
 def pass_failed(err: Exception, failures: int) -> None:

@@ -7,12 +7,16 @@ dispatcher run at a time. Subscriptions already served are listed in `delivered_
 
 A batch is read in three queries (`jobs.load_jobs`) and pushed; then the outcomes of the whole batch (the
 reminder rows, the devices that took a push, failed or are gone) are written in one transaction of a few
-executemany statements (`write`). An UPDATE and a commit per reminder cost more than its push did.
+executemany statements (`write`). An UPDATE and a commit per reminder cost more than its push did. The
+worker (`cli.py`) writes a batch on a `Recorder` thread with its own session while it pushes the next one,
+so the database's round trips overlap the pushes; it waits for the write before handing over another.
 
-Crash-resend bound: a worker killed mid-batch resends, once its lease has run out, at most the reminders of
-its one unrecorded batch (`PUSH_BATCH`, default 50), each at most once more to each device it had reached.
-DESIGN 2 absorbs that duplicate: the resend carries the same Topic (the push service replaces a copy still
-waiting) and the same notification tag (the phone replaces one already shown).
+Crash-resend bound: a worker killed mid-run leaves at most two batches unrecorded (the one being written
+and the one being pushed; 2 x `PUSH_BATCH`, default 100 reminders). Once their lease has run out they are
+sent again, each at most once more to each device it had reached. DESIGN 2 absorbs that duplicate: the
+resend carries the same Topic (the push service replaces a copy still waiting) and the same notification
+tag (the phone replaces one already shown). Called without a recorder (tests, tools), `run_once` writes
+each batch before claiming the next: at most one batch.
 
 Nothing one reminder does may stop the others (issue 10.2): a failure while building, sending or recording
 it is written on that reminder as a retry with its reason, and the batch goes on; if the batch's write
@@ -22,7 +26,9 @@ on the reminder, and not tried again in the same batch.
 """
 
 import logging
+import queue
 import random
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -105,9 +111,14 @@ def claim(*, now: datetime, policy: Policy) -> list[int]:
     return ids
 
 
-def run_once(sender: Sender, *, now: datetime, policy: Policy, limit: int | None = None) -> Report:
-    """Claim and deliver batches until nothing is due (or `limit` reminders were handled)."""
+def run_once(
+    sender: Sender, *, now: datetime, policy: Policy, limit: int | None = None, recorder=None
+) -> Report:
+    """Claim and deliver batches until nothing is due (or `limit` reminders were handled).
+
+    With a `Recorder`, each batch's outcomes are written on its thread while the next batch goes out."""
     report = Report()
+    store = recorder.submit if recorder is not None else save
     while limit is None or report.claimed < limit:
         ids = claim(now=now, policy=policy)
         if not ids:
@@ -118,8 +129,49 @@ def run_once(sender: Sender, *, now: datetime, policy: Policy, limit: int | None
             deliver_safely(job, sender, now=now, policy=policy, report=report, gone=gone)
             for job in load_jobs(ids)
         ]
-        save(marks, now=now)
+        store(marks, now=now)
     return report
+
+
+class Recorder:
+    """Writes batches' marks (`save`) on one thread with its own session, one batch at a time.
+
+    `submit` waits until the previous batch is written, so at most one batch is being written while the
+    next is pushed (the crash-resend bound above). `close` waits for the last write. A batch's rows stay
+    `sending` under their lease until written, so no worker claims them meanwhile."""
+
+    def __init__(self, app):
+        self.app = app
+        self.queue: queue.Queue = queue.Queue(maxsize=1)
+        self.thread = threading.Thread(target=self._run, name="reminder-recorder", daemon=True)
+        self.thread.start()
+
+    def submit(self, marks: list[Mark], *, now: datetime) -> None:
+        if not self.thread.is_alive():  # never wait on a thread that is gone: write here instead
+            save(marks, now=now)
+            return
+        self.queue.join()
+        self.queue.put((marks, now))
+
+    def close(self) -> None:
+        if self.thread.is_alive():
+            self.queue.join()
+            self.queue.put(None)
+            self.thread.join()
+
+    def _run(self) -> None:
+        with self.app.app_context():
+            try:
+                while (item := self.queue.get()) is not None:
+                    try:
+                        save(item[0], now=item[1])
+                    except Exception:  # noqa: BLE001 - the rows wait for their lease; go on
+                        log.exception("could not record a batch of reminder outcomes")
+                    finally:
+                        self.queue.task_done()
+                self.queue.task_done()
+            finally:
+                db.session.remove()
 
 
 def deliver_safely(job: Job, sender: Sender, *, now, policy: Policy, report: Report, gone: dict):
