@@ -7,16 +7,16 @@ dispatcher run at a time. Subscriptions already served are listed in `delivered_
 
 A batch is read in three queries (`jobs.load_jobs`) and pushed; then the outcomes of the whole batch (the
 reminder rows, the devices that took a push, failed or are gone) are written in one transaction of a few
-executemany statements (`write`). An UPDATE and a commit per reminder cost more than its push did. The
-worker (`cli.py`) writes a batch on a `Recorder` thread with its own session while it pushes the next one,
-so the database's round trips overlap the pushes; it waits for the write before handing over another.
+executemany statements (`write`). An UPDATE and a commit per reminder cost more than its push did. On
+PostgreSQL the worker (`cli.py`) writes a batch on a `Recorder` thread with its own session while it
+pushes the next one, so the database's round trips overlap the pushes; it waits for that write before
+handing over another. On SQLite (and without a recorder) each batch is written before the next is claimed.
 
-Crash-resend bound: a worker killed mid-run leaves at most two batches unrecorded (the one being written
-and the one being pushed; 2 x `PUSH_BATCH`, default 100 reminders). Once their lease has run out they are
-sent again, each at most once more to each device it had reached. DESIGN 2 absorbs that duplicate: the
-resend carries the same Topic (the push service replaces a copy still waiting) and the same notification
-tag (the phone replaces one already shown). Called without a recorder (tests, tools), `run_once` writes
-each batch before claiming the next: at most one batch.
+Crash-resend bound: a worker killed mid-run leaves at most two batches unrecorded on PostgreSQL (the one
+being written and the one being pushed: 2 x `PUSH_BATCH`, default 100 reminders) and one on SQLite. Once
+their lease has run out they are sent again, each at most once more to each device it had reached.
+DESIGN 2 absorbs that duplicate: the resend carries the same Topic (the push service replaces a copy
+still waiting) and the same notification tag (the phone replaces one already shown).
 
 Nothing one reminder does may stop the others (issue 10.2): a failure while building, sending or recording
 it is written on that reminder as a retry with its reason, and the batch goes on; if the batch's write
