@@ -5,9 +5,9 @@ is held while pushing, and a worker killed mid-batch leaves rows that any worker
 run out. On PostgreSQL several workers claim with `FOR UPDATE SKIP LOCKED`; on SQLite the CLI lets only one
 dispatcher run at a time. Subscriptions already served are listed in `delivered_to`, so a retry skips them.
 
-A batch is read in three queries (`jobs.load_jobs`) and pushed; then the outcomes of the whole batch (the
-reminder rows, the devices that took a push, failed or are gone) are written in one transaction of a few
-executemany statements (`write`). An UPDATE and a commit per reminder cost more than its push did. On
+A batch is claimed and read in three statements and one commit (`claim`, `jobs.load_jobs`) and pushed;
+then the outcomes of the whole batch (the reminder rows, the devices that took a push, failed or are
+gone) are written in one transaction of a few executemany statements (`write`). An UPDATE and a commit per reminder cost more than its push did. On
 PostgreSQL the worker (`cli.py`) writes a batch on a `Recorder` thread with its own session while it
 pushes the next one, so the database's round trips overlap the pushes; it waits for that write before
 handing over another. On SQLite (and without a recorder) each batch is written before the next is claimed.
@@ -91,23 +91,25 @@ def due_filter(now: datetime):
 
 
 def claim(*, now: datetime, policy: Policy) -> list[int]:
-    """Lease up to `policy.batch` due reminders to this worker and commit; return their ids."""
-    query = (
-        select(Reminder.id)
-        .where(due_filter(now))
-        .order_by(Reminder.next_attempt_at)
-        .limit(policy.batch)
-    )
+    """Lease up to `policy.batch` due reminders to this worker; return their ids.
+
+    One UPDATE ... RETURNING, left open: `load_jobs` reads the batch in the same transaction and commits
+    the lease with it (round trips, not rows, are what a batch costs on a busy machine). If that read
+    fails the lease is rolled back with it, and the rows are simply due again."""
+    due = select(Reminder.id).where(due_filter(now)).order_by(Reminder.next_attempt_at)
+    due = due.limit(policy.batch)
     if db.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(query))
-    if ids:
-        db.session.execute(
+        due = due.with_for_update(skip_locked=True)
+    ids = list(
+        db.session.scalars(
             update(Reminder)
-            .where(Reminder.id.in_(ids))
+            .where(Reminder.id.in_(due.scalar_subquery()))
             .values(status="sending", claimed_until=now + policy.lease)
+            .returning(Reminder.id)
         )
-    db.session.commit()
+    )
+    if not ids:
+        db.session.commit()
     return ids
 
 

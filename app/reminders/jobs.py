@@ -1,4 +1,4 @@
-"""A claimed batch, read in three queries into plain snapshots before any network call.
+"""A claimed batch, read in two queries into plain snapshots before any network call.
 
 Plain values rather than ORM objects: the dispatcher commits the claim, this read and the batch's
 outcomes, and a commit would otherwise expire (and reload) everything it read.
@@ -7,7 +7,7 @@ outcomes, and a commit would otherwise expire (and reload) everything it read.
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import case, select
 
 from ..extensions import db
 from ..models import Appointment, CheckIn, Practice, PushSubscription, Reminder, User
@@ -46,9 +46,18 @@ class Job:
 
 
 def load_jobs(ids: list[int]) -> list[Job]:
-    """Read a claimed batch: reminders with appointment, client and practice; check-ins; devices.
+    """Read a claimed batch in two queries and commit (the claim's lease with it): the reminders with
+    appointment, client, practice and whether the check-in is done; then the clients' devices.
 
     Plain columns, not ORM objects: building and tracking objects was most of this read's cost."""
+    done = (
+        select(CheckIn.id)
+        .where(
+            CheckIn.appointment_id == Reminder.appointment_id,
+            CheckIn.phase == case(PHASE_OF, value=Reminder.kind),
+        )
+        .exists()
+    )
     rows = db.session.execute(
         select(
             Reminder.id,
@@ -60,6 +69,7 @@ def load_jobs(ids: list[int]) -> list[Job]:
             Appointment.starts_at,
             Appointment.duration_minutes,
             Appointment.status,
+            done,
             User.active,
             User.locale,
             Practice.locale,
@@ -72,16 +82,6 @@ def load_jobs(ids: list[int]) -> list[Job]:
         .join(Practice, Practice.id == User.practice_id)
         .where(Reminder.id.in_(ids), Reminder.status == "sending")
     ).all()
-    pairs = {(row[5], PHASE_OF[row[1]]) for row in rows}
-    done = set()
-    if pairs:
-        done = set(
-            db.session.execute(
-                select(CheckIn.appointment_id, CheckIn.phase).where(
-                    tuple_(CheckIn.appointment_id, CheckIn.phase).in_(pairs)
-                )
-            ).all()
-        )
     devices: dict[int, list] = {}
     if rows:
         found = db.session.execute(
@@ -95,17 +95,15 @@ def load_jobs(ids: list[int]) -> list[Job]:
         )
         for user_id, *device in found:
             devices.setdefault(user_id, []).append(tuple(device))
-    jobs = [job(row, done, devices) for row in rows]
+    jobs = [job(row, devices) for row in rows]
     db.session.commit()
     return jobs
 
 
-def job(row, done: set, devices: dict) -> Job:
+def job(row, devices: dict) -> Job:
     """A plain snapshot of one reminder, so later commits never reload anything."""
-    (rid, kind, attempts, delivered_to, user_id, appointment_id, starts_at, minutes, status) = row[
-        :9
-    ]
-    active, locale, practice_locale, *switches = row[9:]
+    rid, kind, attempts, delivered_to, user_id, appointment_id, starts_at, minutes, status = row[:9]
+    done, active, locale, practice_locale, *switches = row[9:]
     served = served_ids(delivered_to)
     return Job(
         reminder_id=rid,
@@ -118,7 +116,7 @@ def job(row, done: set, devices: dict) -> Job:
             locale=locale or practice_locale or "en",
             enabled=frozenset(k for k, on in zip(KINDS, switches, strict=True) if on is not False),
         ),
-        done=(appointment_id, PHASE_OF[kind]) in done,
+        done=bool(done),
         devices=[d for d in devices.get(user_id, []) if d[0] not in served],
     )
 
