@@ -306,7 +306,7 @@ def main(argv=None) -> int:
             k: v for k, v in r["ledger"].items() if k not in ("delivered", "undeliverable") and v
         }
         ok &= not bad and not r["errors"] and not r["wrongly_kept_or_retired"]
-        print(f"{kind}: {json.dumps(r)}")
+        print(f"{kind}: {json.dumps(r)}", flush=True)
         print(
             f"{kind}: {'OK' if not bad else 'FAILED'}: lost/duplicated/gave up/misrecorded {bad or 0}"
         )
