@@ -68,3 +68,34 @@ def test_injected_failures_lose_nothing_and_duplicate_nothing(rapp, rctx, people
     assert stored == set(rx.subscriptions) - gone  # exactly the gone phones were retired
     assert all(leaks(m, []) == [] for m in messages)
     remember(messages)
+
+
+def test_the_ledger_counts_what_it_must_not_forgive():
+    """The fault test and the bench trust this ledger: each way of losing a reminder shows up."""
+
+    class Msg:
+        def __init__(self, appointment_id):
+            self.json = {"tag": f"checkin-{appointment_id}-before"}
+
+    rows = [
+        (1, "sent", ""),  # delivered once
+        (2, "sent", ""),  # delivered twice: one duplicate
+        (3, "sent", ""),  # marked sent, never accepted: lost
+        (4, "pending", "HTTP 500"),  # still waiting after the run: lost
+        (5, "failed", "HTTP 410"),  # its phone is gone: undeliverable
+        (6, "skipped", "no device"),  # its phone was retired before: undeliverable
+        (7, "skipped", "no device"),  # but this phone is not gone: lost
+        (8, "failed", "gave up after 6 attempts: HTTP 500"),
+        (9, "failed", "HTTP 410"),  # recorded failed, yet accepted: misrecorded
+    ]
+    phone_of = {i: "gone" if i in (5, 6) else "ok" for i in range(1, 10)}
+    messages = [Msg(1), Msg(2), Msg(2), Msg(9)]
+    counts = ledger(rows, messages, phone_of=phone_of, gone={"gone"})
+    assert counts == {
+        "delivered": 2,
+        "undeliverable": 2,
+        "lost": 3,
+        "gave_up": 1,
+        "misrecorded": 1,
+        "duplicated": 1,
+    }
