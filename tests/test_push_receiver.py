@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid01, Vapid02, VapidException
 from pywebpush import WebPusher, WebPushException, webpush
 
-from tests.support.push_receiver import PushReceiver, b64url, b64url_decode
+from tests.support.push_receiver import Faults, PushReceiver, b64url, b64url_decode
 
 SUB = "mailto:test@example.org"
 
@@ -320,3 +320,42 @@ def test_a_request_torn_mid_body_is_not_a_message(receiver):
         conn.sendall(head.encode() + b"x" * 10)
     time.sleep(1)  # the handler reads to EOF at once; give a busy machine a moment
     assert receiver.messages == [] and sub.messages == []
+
+
+def test_a_stall_times_out_the_client_and_delivers_nothing(receiver, vapid):
+    """Unlike hang:, a stalled push is never accepted, even after the client gave up."""
+    sub = receiver.new_subscription(behaviour=["stall:0.6"])
+    with pytest.raises(requests.exceptions.Timeout):
+        send(sub, vapid, timeout=0.2)
+    deadline = time.monotonic() + 5
+    while not receiver.attempts and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)
+    assert [(a.status, a.reason) for a in receiver.attempts] == [(None, "stalled")]
+    assert sub.messages == [] and receiver.messages == []
+    assert send(sub, vapid).status_code == 201  # the resend is the only copy
+    assert len(sub.messages) == 1
+
+
+def test_injected_faults_cycle_through_each_kind_and_410_is_for_good(vapid):
+    faults = Faults(rate=0.5, seed=3, kinds=(500, (429, {"Retry-After": "1"}), "stall:0.3", "gone"))
+    with PushReceiver(faults=faults) as rx:
+        subs = [rx.new_subscription() for _ in range(8)]
+        answers = []
+        for n in range(40):
+            sub = subs[n % 8]
+            try:
+                answers.append((sub.id, send(sub, vapid, timeout=0.15).status_code))
+            except WebPushException as exc:
+                answers.append((sub.id, exc.response.status_code))
+            except requests.exceptions.Timeout:
+                answers.append((sub.id, None))
+        assert rx.errors == []
+    kinds = [kind for _, kind in faults.injected]
+    assert len(kinds) >= 8 and all(kinds.count(k) >= 2 for k in faults.kinds)
+    assert kinds[:4] == list(faults.kinds)  # in turn, so a short run still sees every kind
+    gone = {sub_id for sub_id, kind in faults.injected if kind == "gone"}
+    for sub_id in gone:  # after its injected 410, that subscription answers 410 forever
+        first = next(i for i, (s, code) in enumerate(answers) if s == sub_id and code == 410)
+        assert {code for s, code in answers[first:] if s == sub_id} == {410}
+    assert len(rx.messages) == sum(code == 201 for _, code in answers)

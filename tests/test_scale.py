@@ -289,13 +289,14 @@ def test_two_instances_three_workers_and_crashes_lose_and_duplicate_nothing(
     assert max(stored_under_load.values()) == 1
     assert set(load.acked) <= set(stored_under_load) <= load.sent
 
-    # Reminders: each reached its phone under a single Topic; resends bounded by the batch in hand.
+    # Reminders: each reached its phone under a single Topic; resends bounded by the killed worker's
+    # unrecorded batches: the one being written and the one being pushed (app/reminders/dispatch.py).
     topics: dict[str, set] = {}
     for message in messages:
         topics.setdefault(message.json["tag"], set()).add(message.headers["topic"])
     assert set(topics) == expected_tags
     assert all(len(t) == 1 for t in topics.values())
-    assert len(messages) - len(reminder_ids) <= PUSH_BATCH, len(messages)
+    assert len(messages) - len(reminder_ids) <= 2 * PUSH_BATCH, len(messages)
     assert statuses == Counter({"sent": len(reminder_ids)})
 
     # Rate limit: one counter in Redis for both instances.

@@ -1,5 +1,9 @@
 """`flask reminders run`: the dispatcher worker (long-running, SIGTERM-friendly) and `--once` for cron.
 
+On PostgreSQL the worker writes each batch's outcomes on a `Recorder` thread while it pushes the next
+batch. Not on SQLite: there the claim of the next batch would wait for the recorder's write lock (and
+the busy handler sleeps in steps of milliseconds), so overlapping cost more than it saved.
+
 The worker outlives its database: a lost connection (a restart, a failover, an idle cut) is logged and
 retried with backoff, and the connection pool reconnects (`pool_pre_ping`).
 """
@@ -19,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from ..extensions import db
 from ..models import utcnow
 from . import bp
-from .dispatch import policy_from, run_once
+from .dispatch import Recorder, policy_from, run_once
 from .sender import for_app
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,7 @@ def run(once: bool, interval: float, fixed_now: str | None):
         signal.signal(signal.SIGINT, lambda *_: stop.set())
     sender = for_app(app)
     policy = policy_from(app.config)
+    recorder = Recorder(app) if db.engine.dialect.name == "postgresql" else None
     try:
         with single_dispatcher(app, wait=not once) as ok:
             if not ok:
@@ -53,7 +58,9 @@ def run(once: bool, interval: float, fixed_now: str | None):
             while not stop.is_set():  # one batch per turn, so SIGTERM is honoured between batches
                 now = started if once or fixed_now else utcnow()
                 try:
-                    report = run_once(sender, now=now, policy=policy, limit=policy.batch)
+                    report = run_once(
+                        sender, now=now, policy=policy, limit=policy.batch, recorder=recorder
+                    )
                 except Exception as err:  # noqa: BLE001 - the worker outlives any one pass
                     failures += 1
                     pass_failed(err, failures)
@@ -81,6 +88,8 @@ def run(once: bool, interval: float, fixed_now: str | None):
                 else:
                     stop.wait(interval)
     finally:
+        if recorder is not None:
+            recorder.close()  # the last batch's outcomes are written before the worker exits
         sender.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

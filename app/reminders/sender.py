@@ -1,8 +1,12 @@
 """One Web Push request, with the headers DESIGN 2 and SECURITY 30-33 ask for.
 
 A `Sender` lives as long as a dispatcher: it keeps one `requests.Session` per push-service origin (connection
-reuse is most of the cost of a push) and builds a fresh VAPID claims dict per send, because pywebpush writes
-`aud` and `exp` into the dict it is given.
+reuse is most of the cost of a push) and one signed VAPID Authorization header per origin (its audience),
+reused until shortly before it expires: RFC 8292 lets a token serve many pushes to its audience for up to
+24 hours, and signing per push was a JWT and an ECDSA signature each time. Each token is signed from a
+fresh claims dict holding only `sub`, `aud` and `exp`, so no origin's `aud` can leak into another's
+(SECURITY 33). Endpoint checks are remembered per endpoint for the sender's life (the rule and the
+allow-list do not change while it lives).
 
 `send` never raises: whatever one subscription does (an endpoint that is not a push service, keys that do
 not decode, a VAPID or encryption error, a broken connection, a bug in a library) becomes an `Outcome`
@@ -10,6 +14,7 @@ with a reason, so one client's device can never stop the batch or the worker (is
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -17,13 +22,18 @@ from urllib.parse import urlsplit
 import requests
 from flask_babel import force_locale
 from py_vapid import Vapid02, VapidException
-from pywebpush import WebPushException, webpush
+from pywebpush import WebPusher, WebPushException
 
 from ..models import utcnow
 from . import endpoints, keys
 from .keys import VapidKeys
 
 log = logging.getLogger(__name__)
+# A VAPID token lives 12 hours (as pywebpush signs them) and is replaced an hour before it expires, so
+# a push never carries one about to run out on a push service whose clock runs a little ahead.
+VAPID_LIFETIME = 12 * 60 * 60
+VAPID_RENEW_BEFORE = 60 * 60
+CHECKED_MAX = 100_000  # endpoints whose check is remembered; beyond that the memo starts afresh
 
 
 @dataclass(frozen=True)
@@ -64,10 +74,12 @@ class Sender:
         self.timeout = timeout
         self.allowed = endpoints.extras(allowed)
         self.sessions: dict[str, requests.Session] = {}
+        self.tokens: dict[str, tuple[dict, float]] = {}  # origin: (VAPID headers, renew at)
+        self.checked: dict[str, str | None] = {}  # endpoint: why it is refused, or None
+        self.clock = time.time
 
     def session_for(self, endpoint: str) -> requests.Session:
-        parts = urlsplit(endpoint)
-        origin = f"{parts.scheme}://{parts.netloc}"
+        origin = origin_of(endpoint)
         if origin not in self.sessions:
             session = NoRedirects()
             # Read proxy settings from the environment once, not on every request (~3 ms each).
@@ -76,21 +88,38 @@ class Sender:
             self.sessions[origin] = session
         return self.sessions[origin]
 
+    def vapid_headers(self, origin: str) -> dict:
+        """The Authorization header for `origin`, signed once and reused until shortly before `exp`."""
+        now = self.clock()
+        cached = self.tokens.get(origin)
+        if cached is None or now >= cached[1]:
+            exp = int(now) + VAPID_LIFETIME
+            headers = self.vapid.sign({"sub": self.keys.subject, "aud": origin, "exp": exp})
+            cached = self.tokens[origin] = (headers, exp - VAPID_RENEW_BEFORE)
+        return cached[0]
+
+    def refused(self, endpoint: str) -> str | None:
+        """Why the server must not push to `endpoint` (checked again: rows may predate the check)."""
+        if endpoint not in self.checked:
+            if len(self.checked) >= CHECKED_MAX:
+                self.checked.clear()
+            try:
+                endpoints.check(endpoint, allowed=self.allowed)
+                self.checked[endpoint] = None
+            except endpoints.Refused as err:
+                with force_locale("en"):  # for the operator's log and the row, not for a person
+                    self.checked[endpoint] = f"endpoint refused: {err}"
+        return self.checked[endpoint]
+
     def send(self, push: Push) -> Outcome:
         """Send one push and classify the answer; never raises."""
+        refusal = self.refused(push.endpoint)
+        if refusal:
+            return Outcome("retire", reason=refusal)
         try:
-            endpoints.check(
-                push.endpoint, allowed=self.allowed
-            )  # again: rows may predate the check
-        except endpoints.Refused as err:
-            with force_locale("en"):  # for the operator's log and the row, not for a person
-                return Outcome("retire", reason=f"endpoint refused: {err}")
-        try:
-            self.post(push)
-        except WebPushException as exc:
-            if exc.response is None:  # pywebpush refused the stored keys before any request
-                return Outcome("retire", reason="bad subscription keys")
-            return classify(exc.response)
+            response = self.post(push)
+        except WebPushException:  # pywebpush refused the stored keys before any request
+            return Outcome("retire", reason="bad subscription keys")
         except requests.Timeout:
             return Outcome("retry", reason="timeout")
         except requests.RequestException as exc:
@@ -102,27 +131,34 @@ class Sender:
         except Exception as exc:  # noqa: BLE001 - anything else: record it, the batch goes on
             log.exception("push failed unexpectedly")
             return Outcome("retry", reason=f"error: {type(exc).__name__}")
-        return Outcome("ok", status=201)
+        if response.status_code > 202:
+            return classify(response)
+        return Outcome("ok", status=response.status_code)
 
-    def post(self, push: Push) -> None:
-        webpush(
-            subscription_info={
-                "endpoint": push.endpoint,
-                "keys": {"p256dh": push.p256dh, "auth": push.auth},
-            },
-            data=push.data,
-            vapid_private_key=self.vapid,
-            vapid_claims={"sub": self.keys.subject},
-            ttl=push.ttl,
-            headers={"Topic": push.topic, "Urgency": push.urgency},
-            timeout=self.timeout,
+    def post(self, push: Push):
+        """What `pywebpush.webpush` does, with the origin's VAPID header instead of a new signature."""
+        headers = {
+            **self.vapid_headers(origin_of(push.endpoint)),
+            "Topic": push.topic,
+            "Urgency": push.urgency,
+        }
+        pusher = WebPusher(
+            {"endpoint": push.endpoint, "keys": {"p256dh": push.p256dh, "auth": push.auth}},
             requests_session=self.session_for(push.endpoint),
         )
+        return pusher.send(push.data, headers, ttl=push.ttl, timeout=self.timeout)
 
     def close(self) -> None:
         for session in self.sessions.values():
             session.close()
         self.sessions.clear()
+        self.tokens.clear()
+
+
+def origin_of(endpoint: str) -> str:
+    """The push service's origin: the VAPID audience and the key of its session."""
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def classify(response) -> Outcome:

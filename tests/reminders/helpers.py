@@ -3,6 +3,7 @@
 import json
 import re
 import secrets
+from collections import Counter
 from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -106,3 +107,39 @@ def remember(messages) -> None:
 
 def as_json(message):
     return json.loads(message.payload)
+
+
+def ledger(rows, messages, *, phone_of: dict, gone: set) -> dict:
+    """Account for every reminder of a run with injected failures (the fault test and the bench).
+
+    rows: (appointment id, status, last_error) of each `before` reminder; phone_of: appointment id ->
+    the receiver's subscription id of its client's one phone; gone: subscription ids the receiver
+    answered 410 for good. A reminder is accounted for when it was delivered (its push accepted and
+    decrypted by the receiver) or recorded as undeliverable because its phone is gone: `failed` with
+    the 410, or `skipped` with "no device" once that phone was retired. Then:
+      lost        - neither: still pending or sending, marked sent with nothing accepted, or not
+                    delivered for another reason (a 429, 500 or timeout must be retried, not dropped);
+      duplicated  - copies accepted beyond the first, per tag;
+      gave_up     - failed after the last attempt (a retryable failure that never got through);
+      misrecorded - recorded failed or skipped although the receiver accepted it.
+    """
+    copies = Counter(m.json["tag"] for m in messages)
+    out = Counter(delivered=0, undeliverable=0, lost=0, gave_up=0, misrecorded=0)
+    for appointment_id, status, reason in rows:
+        got = copies.get(f"checkin-{appointment_id}-before", 0)
+        phone_gone = phone_of[appointment_id] in gone
+        if status == "sent" and got:
+            out["delivered"] += 1
+        elif got:
+            out["misrecorded"] += 1
+        elif status == "failed" and reason.startswith("gave up"):
+            out["gave_up"] += 1
+        elif phone_gone and (
+            (status == "failed" and "HTTP 410" in reason)
+            or (status == "skipped" and reason == "no device")
+        ):
+            out["undeliverable"] += 1
+        else:
+            out["lost"] += 1
+    out["duplicated"] = sum(n - 1 for n in copies.values())
+    return dict(out)

@@ -2,17 +2,19 @@
 
 import os
 import stat
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+from py_vapid import Vapid02
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import PushSubscription, Reminder, utcnow
 from app.reminders import keys
 from app.reminders.dispatch import policy_from, run_once
-from app.reminders.sender import Push, Sender, retry_after
+from app.reminders.sender import VAPID_LIFETIME, VAPID_RENEW_BEFORE, Push, Sender, retry_after
 from tests.support.push_receiver import PushReceiver
 
 from .helpers import TEST_HOSTS, appointment, device
@@ -119,3 +121,50 @@ def test_send_time_check_refuses_what_slipped_past_subscription(rapp, rctx, peop
         strict.close()
         assert outcome.kind == "retire" and "IP address" in outcome.reason
         assert rx.attempts == []
+
+
+def test_one_vapid_token_per_push_service_until_it_nears_expiry(rapp, rctx, monkeypatch):
+    """Signing per push was waste; a token reused too long would be refused once `exp` passes."""
+    signed = []
+    original = Vapid02.sign
+
+    def counting(self, claims, *args, **kwargs):
+        signed.append(dict(claims))
+        return original(self, claims, *args, **kwargs)
+
+    monkeypatch.setattr(Vapid02, "sign", counting)
+    with PushReceiver() as one, PushReceiver() as two:
+        a, b = one.new_subscription(), two.new_subscription()
+        sender = Sender(keys.current(rapp), timeout=2, allowed=TEST_HOSTS)
+        clock = [time.time()]
+        sender.clock = lambda: clock[0]
+
+        def push(sub):
+            return sender.send(Push(sub.endpoint, sub.p256dh, sub.auth, "{}", 60, "abc", "high"))
+
+        assert [push(s).kind for s in (a, b, a, b, a)] == ["ok"] * 5
+        assert [c["aud"] for c in signed] == [one.origin, two.origin]  # once per audience
+        tokens = {m.headers["authorization"] for m in a.messages}
+        assert len(tokens) == 1 and a.messages[0].vapid_claims["aud"] == one.origin
+        clock[0] += VAPID_LIFETIME - VAPID_RENEW_BEFORE  # the token would soon run out: a new one
+        assert push(a).kind == "ok"
+        assert len(signed) == 3 and signed[-1]["exp"] > signed[0]["exp"]
+        assert set(signed[-1]) == {"sub", "aud", "exp"}  # a fresh dict: nothing of another origin
+        assert one.rejections == two.rejections == []
+        sender.close()
+
+
+def test_a_push_service_error_status_is_classified_without_raising(rapp, rctx):
+    with PushReceiver() as rx:
+        sub = rx.new_subscription([404, (429, {"Retry-After": "7"}), 400])
+        sender = Sender(keys.current(rapp), timeout=2, allowed=TEST_HOSTS)
+        push = Push(sub.endpoint, sub.p256dh, sub.auth, "{}", 60, "abc", "high")
+        outcomes = [sender.send(push) for _ in range(4)]
+        sender.close()
+    assert [(o.kind, o.status) for o in outcomes] == [
+        ("gone", 404),
+        ("retry", 429),
+        ("refused", 400),
+        ("ok", 201),
+    ]
+    assert outcomes[1].retry_after == 7

@@ -5,6 +5,13 @@ listens on a real socket, checks the VAPID JWT the way push services do, and dec
 aes128gcm body with the subscription's private key, so a test sees exactly what a browser
 would get. Per-subscription scripts (410, 429, 500, hangs) let tests drive the sender's
 error handling (pruning gone subscriptions, retries, timeouts) without any network mocks.
+
+Two kinds of slow answer: ``hang:S`` waits S seconds and then accepts (a push service that was slow:
+a sender that timed out meanwhile may resend, and the second copy is a real duplicate), while
+``stall:S`` waits S seconds and drops the connection without accepting (a timeout that delivered
+nothing: a resend is the only copy). ``Faults`` injects a share of failures into unscripted requests
+(429, 500, stall, 410) for the reminder bench and its test; an injected 410 is for good, like a
+real service's: the subscription is gone from then on.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import re
 import sys
 import threading
@@ -72,6 +80,27 @@ class Attempt:
     reason: str | None = None
 
 
+@dataclass
+class Faults:
+    """Fail `rate` of the unscripted requests (seeded), cycling through `kinds` so each occurs."""
+
+    rate: float
+    seed: int = 12
+    kinds: tuple = ((429, {"Retry-After": "1"}), 500, "stall:1.5", "gone")
+    injected: list = field(default_factory=list)  # (subscription id, kind), in order
+
+    def __post_init__(self):
+        self.random = random.Random(self.seed)
+
+    def draw(self, sub_id: str) -> Behaviour | None:
+        """The failure for this request, or None to answer normally (call under the lock)."""
+        if self.random.random() >= self.rate:
+            return None
+        kind = self.kinds[len(self.injected) % len(self.kinds)]
+        self.injected.append((sub_id, kind))
+        return kind
+
+
 @dataclass(eq=False)
 class Subscription:
     id: str
@@ -101,8 +130,9 @@ class Subscription:
 class PushReceiver:
     """Threaded HTTP push service on 127.0.0.1; use as a context manager."""
 
-    def __init__(self, expected_vapid_key: str | None = None):
+    def __init__(self, expected_vapid_key: str | None = None, faults: Faults | None = None):
         self.expected_vapid_key = expected_vapid_key
+        self.faults = faults
         self.subscriptions: dict[str, Subscription] = {}
         self.messages: list[Message] = []
         self.attempts: list[Attempt] = []
@@ -160,7 +190,13 @@ class PushReceiver:
         with self.lock:
             if sub.gone:
                 return 410
-            return sub.behaviour.pop(0) if sub.behaviour else None
+            if sub.behaviour:
+                return sub.behaviour.pop(0)
+            fault = self.faults.draw(sub.id) if self.faults else None
+            if fault == "gone":
+                sub.gone = True
+                return 410
+            return fault
 
     def verify_vapid(self, headers: Any) -> tuple[dict[str, Any], str]:
         """Check the RFC 8292 token (or the older ``WebPush`` + ``Crypto-Key`` draft form)."""
@@ -222,6 +258,12 @@ class _Handler(BaseHTTPRequestHandler):
         sub_id = match.group(1) if match else self.path
         status, extra, reason = 201, {}, None
         behaviour = receiver.next_behaviour(sub) if sub else 404
+        if isinstance(behaviour, str) and behaviour.startswith("stall:"):
+            receiver._closing.wait(float(behaviour[6:]))
+            with receiver.lock:
+                receiver.attempts.append(Attempt(sub_id, None, time.monotonic(), "stalled"))
+            self.close_connection = True
+            return  # no answer and nothing accepted: the sender's timeout delivered nothing
         if isinstance(behaviour, str) and behaviour.startswith("hang:"):
             if receiver._closing.wait(float(behaviour[5:])):
                 with receiver.lock:
