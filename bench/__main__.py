@@ -148,6 +148,24 @@ def reminder_rows(db: str, r: dict) -> list[dict]:
     ]
 
 
+def fault_rows(db: str, r: dict, rate: float) -> list[dict]:
+    """The failure mode: every reminder delivered once or recorded undeliverable (its phone gone)."""
+    n = r["ledger"]
+    bad = {k: v for k, v in n.items() if k not in ("delivered", "undeliverable") and v}
+    ok = not bad and not r["errors"] and not r["wrongly_kept_or_retired"]
+    return [
+        row(
+            f"{db}: reminders with {rate:.0%} injected failures: lost / duplicated / gave up / misrecorded",
+            f"{n['lost']} / {n['duplicated']} / {n['gave_up']} / {n['misrecorded']}",
+            f"{n['delivered']} delivered, {n['undeliverable']} undeliverable (410), "
+            f"{sum(r['injected'].values())} injected",
+            None,
+            "0 / 0 / 0 / 0",
+            ok,
+        )
+    ]
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| figure | value | baseline (same run) | ratio | target | met |",
@@ -184,7 +202,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument(
-        "--only", default="checkins,dashboard,reminders", help="comma-separated figures"
+        "--only", default="checkins,dashboard,reminders,faults", help="comma-separated figures"
     )
     parser.add_argument(
         "--seconds", type=float, default=20, help="check-in load: at most this long per side"
@@ -204,6 +222,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=40, help="dashboard requests timed per path")
     parser.add_argument("--reminders", type=int, default=1000, help="due reminders dispatched")
     parser.add_argument("--devices", type=int, default=10, help="phones the reminders go to")
+    parser.add_argument(
+        "--faults", type=float, default=0.1, help="failure mode: share of pushes that fail"
+    )
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite bench/README.md")
     args = parser.parse_args(argv)
     logging.disable(logging.INFO)  # the app's request and audit lines would bury the figures
@@ -238,6 +259,15 @@ def main(argv=None) -> int:
                 r = reminders.run(url, count=args.reminders, devices=args.devices)
                 raw[f"{kind}/reminders"] = r
                 rows += reminder_rows(kind, r)
+        if "faults" in only:
+            with database(kind) as url:
+                print(f"{label}: reminders with injected failures ...", flush=True)
+                devices = max(10, args.reminders // 10)
+                r = reminders.run_faults(
+                    url, count=args.reminders, devices=devices, rate=args.faults
+                )
+                raw[f"{kind}/faults"] = r
+                rows += fault_rows(kind, r, args.faults)
     text = table(rows)
     print()
     print(text)
