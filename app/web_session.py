@@ -3,6 +3,11 @@ keep every `next` redirect on our own origin.
 
 The session-row lookup lives here, in the kernel, so no feature package is needed to load a request's
 user; starting and revoking sessions are auth's business (app/auth/sessions.py).
+
+Routes marked `@columns_only` (the check-in POST, issue 12) get the session and user as plain columns
+from one Core statement instead of ORM objects with the user's passkeys: the same revocation, timeout
+and activity rules, a fraction of the CPU. A session that is due a touch or has timed out takes the ORM
+path, which writes the change.
 """
 
 import hashlib
@@ -13,7 +18,17 @@ from datetime import datetime, timedelta
 from functools import cache, wraps
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from flask import Flask, abort, g, has_app_context, redirect, request, session, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    g,
+    has_app_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
@@ -71,6 +86,70 @@ def _session_query():
     )
 
 
+class Columns:
+    """One row's columns, read without the ORM. Any other attribute (a relationship, a column the fast
+    statement does not read) comes from the ORM object, loaded on first use: a route that turns out to
+    need more still works, only slower."""
+
+    def __init__(self, model, values: dict):
+        self.__dict__.update(values)
+        self.__dict__["_model"] = model
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.orm(), name)
+
+    def orm(self):
+        """The ORM object of the same row (from the session's identity map when already loaded)."""
+        return db.session.get(self.__dict__["_model"], self.__dict__["id"])
+
+
+USER_COLUMNS = ("id", "practice_id", "role", "display_name", "locale", "time_zone", "active")
+SESSION_COLUMNS = ("id", "user_id", "created_at", "last_seen_at", "revoked_at", "credential_id")
+
+
+@cache
+def _columns_query():
+    """The session and its user's columns (no passkeys, no ORM objects), built once per process."""
+    session_table, user_table = UserSession.__table__, User.__table__
+    return (
+        select(
+            *(session_table.c[name].label(f"s_{name}") for name in SESSION_COLUMNS),
+            *(user_table.c[name].label(f"u_{name}") for name in USER_COLUMNS),
+        )
+        .join_from(session_table, user_table, session_table.c.user_id == user_table.c.id)
+        .where(session_table.c.token_hash == bindparam("token_hash"))
+    )
+
+
+def resume_columns(token: str, *, now: datetime) -> tuple[Columns, Columns] | None:
+    """(session, user) as columns for a live session that needs no write; None when revoked or the
+    user is inactive; `resume` (ORM, which writes) when it timed out or is due a touch."""
+    row = db.session.connection().execute(_columns_query(), {"token_hash": token_hash(token)})
+    row = row.first()
+    if row is None or row.s_revoked_at is not None or not row.u_active:
+        return None
+    idle, absolute = IDLE[row.u_role], ABSOLUTE[row.u_role]
+    if now - row.s_last_seen_at > min(idle, TOUCH_EVERY) or now - row.s_created_at > absolute:
+        return _orm_pair(resume(token, now=now))
+    values = row._mapping
+    user = Columns(User, {name: values[f"u_{name}"] for name in USER_COLUMNS})
+    session_row = Columns(UserSession, {name: values[f"s_{name}"] for name in SESSION_COLUMNS})
+    return session_row, user
+
+
+def _orm_pair(row: UserSession | None):
+    return None if row is None else (row, row.user)
+
+
+def columns_only(view):
+    """Mark a view that reads only `g.user`'s and `g.user_session`'s plain columns (USER_COLUMNS,
+    SESSION_COLUMNS): its requests load them without the ORM (issue 12's check-in fast path)."""
+    view.session_columns_only = True
+    return view
+
+
 def resume(token: str, *, now: datetime) -> UserSession | None:
     """The live session for `token`, or None when revoked, timed out or the user is inactive."""
     query, values = _session_query(), {"token_hash": token_hash(token)}
@@ -95,6 +174,10 @@ def load_user() -> None:
     token = session.get("sid")
     if not token:
         return
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "session_columns_only", False):
+        _load_columns(token)
+        return
     row = resume(token, now=utcnow())
     if row is None:
         session.pop("sid", None)
@@ -102,10 +185,25 @@ def load_user() -> None:
     g.user_session = row
     g.user = row.user
     if db.session.is_modified(row):
-        if request.method in READ_METHODS:
-            db.session.commit()
-        else:
-            g.touch = Touch(row.id, row.last_seen_at)
+        _keep_touch_for(row)
+
+
+def _keep_touch_for(row: UserSession) -> None:
+    """A read commits the new last-seen time now; a write's own commit carries it (`keep_touch`)."""
+    if request.method in READ_METHODS:
+        db.session.commit()
+    else:
+        g.touch = Touch(row.id, row.last_seen_at)
+
+
+def _load_columns(token: str) -> None:
+    pair = resume_columns(token, now=utcnow())
+    if pair is None:
+        session.pop("sid", None)
+        return
+    g.user_session, g.user = pair
+    if isinstance(g.user_session, UserSession) and db.session.is_modified(g.user_session):
+        _keep_touch_for(g.user_session)
 
 
 def _committed(_session) -> None:

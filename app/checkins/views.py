@@ -12,7 +12,7 @@ from ..errors import error_response
 from ..extensions import csrf, db, limiter
 from ..i18n import plural_samples
 from ..models import utcnow
-from ..web_session import login_required
+from ..web_session import columns_only, login_required
 from . import bp, queries, service
 from .history import by_session, panels
 
@@ -91,6 +91,7 @@ def check_in_without_script():
 
 
 @bp.get("/api/check-ins/owner")
+@columns_only
 @login_required()
 def owner():
     """Who is signed in, as the phone's queue names them, and the CSRF token to send with. The page and
@@ -107,6 +108,7 @@ def _json_body():
 
 
 @bp.post("/api/check-ins")
+@columns_only  # reads g.user's id and role only: no ORM user, no passkeys (issue 12)
 @login_required("client")
 @limiter.limit(SUBMIT_LIMIT, key_func=_per_user)
 def submit():

@@ -1,0 +1,124 @@
+"""The check-in POST's session fast path (issue 12) keeps every session rule of the ORM path.
+
+`POST /api/check-ins` reads the session and its user as plain columns (web_session.columns_only): these
+tests make sure that shortcut still refuses revoked, timed-out and deactivated sessions, still counts the
+request as activity, and does not drift back to loading the user's ORM graph with its passkeys.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import time_machine
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import CheckIn, UserSession
+from app.web_session import TOUCH_EVERY
+from tests import factories
+from tests.checkins.helpers import body, people
+from tests.checkins.test_statement_budget import traffic
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def signed_in(app, client):
+    with app.app_context():
+        _practice, _therapist, person = people()
+        factories.sign_in(client, person)
+        return person.id
+
+
+def stored(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count(CheckIn.id)))
+
+
+def session_row(app) -> UserSession:
+    with app.app_context():
+        row = db.session.scalar(select(UserSession))
+        db.session.expunge(row)
+        return row
+
+
+def test_the_check_in_post_reads_no_passkeys_and_no_whole_user_row(app, client):
+    signed_in(app, client)
+    assert client.post("/api/check-ins", json=body()).status_code == 201  # warm
+    with traffic(app) as seen:
+        res = client.post("/api/check-ins", json=body())
+    assert res.status_code == 201, res.get_json()
+    text = "\n".join(seen.statements).lower()
+    # The ORM user load reads every column (webauthn_user_id among them) and joined the passkeys.
+    assert "credential" not in text.replace("credential_id", ""), text
+    assert "webauthn_user_id" not in text, text
+
+
+def test_a_revoked_session_cannot_check_in(app, client):
+    signed_in(app, client)
+    with app.app_context():
+        db.session.scalar(select(UserSession)).revoked_at = START
+        db.session.commit()
+    res = client.post("/api/check-ins", json=body())
+    assert res.status_code == 401
+    assert stored(app) == 0
+
+
+def test_a_deactivated_client_cannot_check_in(app, client):
+    user_id = signed_in(app, client)
+    with app.app_context():
+        db.session.get(factories.User, user_id).active = False
+        db.session.commit()
+    assert client.post("/api/check-ins", json=body()).status_code == 401
+    assert stored(app) == 0
+
+
+def test_an_idle_session_times_out_on_the_check_in_post_and_stays_dead(app, client):
+    with time_machine.travel(START, tick=False) as clock:
+        signed_in(app, client)
+        clock.shift(timedelta(days=30, minutes=1))
+        assert client.post("/api/check-ins", json=body()).status_code == 401
+        assert session_row(app).revoked_at is not None
+        clock.shift(timedelta(minutes=1))
+        assert client.post("/api/check-ins", json=body()).status_code == 401
+    assert stored(app) == 0
+
+
+def resign_cookie(client) -> None:
+    """Sign the cookie again now, as a page load does: the cookie's own 180-day lifetime would
+    otherwise end the session before the server-side rule is reached."""
+    with client.session_transaction() as s:
+        s["sid"] = s["sid"]
+
+
+def test_the_absolute_timeout_holds_on_the_check_in_post_even_when_active(app, client):
+    with time_machine.travel(START, tick=False) as clock:
+        signed_in(app, client)
+        for _ in range(6):  # active every 29 days: never idle, yet 180 days after sign-in it ends
+            clock.shift(timedelta(days=29))
+            resign_cookie(client)
+            assert client.post("/api/check-ins", json=body()).status_code == 201
+        clock.shift(timedelta(days=180 - 6 * 29, minutes=1))
+        assert client.post("/api/check-ins", json=body()).status_code == 401
+        assert session_row(app).revoked_at == START + timedelta(days=180, minutes=1)
+    assert stored(app) == 6
+
+
+def test_a_fresh_session_is_not_written_and_a_stale_one_is_touched(app, client):
+    with time_machine.travel(START, tick=False) as clock:
+        signed_in(app, client)
+        clock.shift(TOUCH_EVERY / 2)
+        assert client.post("/api/check-ins", json=body()).status_code == 201
+        assert session_row(app).last_seen_at == START  # within TOUCH_EVERY: no write
+        clock.shift(TOUCH_EVERY)
+        assert client.post("/api/check-ins", json=body()).status_code == 201
+        assert session_row(app).last_seen_at == START + TOUCH_EVERY * 3 / 2
+
+
+def test_an_error_on_the_fast_path_speaks_the_practices_language(app, client):
+    """Locale selection reads `user.practice`, which the columns do not hold: it must still be found."""
+    with app.app_context():
+        practice = factories.practice(locale="de")
+        _practice, _therapist, person = people(practice)
+        factories.sign_in(client, person)
+    res = client.post("/api/check-ins", json=body(safe=11))
+    assert res.status_code == 422
+    assert res.get_json()["field"] == "safe"
+    assert "ganze Zahl" in res.get_json()["error"], res.get_json()
