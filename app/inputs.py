@@ -157,6 +157,21 @@ def _body_json():
         return None
 
 
+_UNREAD = object()
+PARSED_KEY = (
+    "attune.body_json"  # in the WSGI environ: one per request (`g` may outlive it in tests)
+)
+
+
+def body_json():
+    """The body as JSON by `_body_json`'s rules, parsed once per request: `check_request` and the view
+    that reads it share one parse (issue 12). None when empty, a form, or not JSON."""
+    parsed = request.environ.get(PARSED_KEY, _UNREAD)
+    if parsed is _UNREAD:
+        parsed = request.environ[PARSED_KEY] = _body_json()
+    return parsed
+
+
 def json_object(*fields: str) -> dict:
     """The body as a JSON object holding only `fields`: 400 for anything but an object, 422 naming the
     fields it does not take (at most a few, each cut short)."""
@@ -193,7 +208,7 @@ def check_request() -> None:
         fields += [(key, key, True), (key, value, True)]
     for key, value in request.form.items(multi=True):
         fields += [(key, key, True), (key, value, False)]
-    fields += [(where, value, False) for where, value in _strings(_body_json(), "")]
+    fields += [(where, value, False) for where, value in _strings(body_json(), "")]
     for where, value, single_line in fields:
         if not isinstance(value, str):
             continue

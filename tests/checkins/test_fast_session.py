@@ -5,6 +5,7 @@ tests make sure that shortcut still refuses revoked, timed-out and deactivated s
 request as activity, and does not drift back to loading the user's ORM graph with its passkeys.
 """
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import time_machine
@@ -122,3 +123,21 @@ def test_an_error_on_the_fast_path_speaks_the_practices_language(app, client):
     assert res.status_code == 422
     assert res.get_json()["field"] == "safe"
     assert "ganze Zahl" in res.get_json()["error"], res.get_json()
+
+
+def test_the_body_is_parsed_once_per_check_in(app, client, monkeypatch):
+    """The input guard parses the JSON body; the view reuses that parse instead of reading it again."""
+    signed_in(app, client)
+    sent = json.dumps(body()).encode()
+    parsed = []
+    real = json.loads
+
+    def counting(s, *args, **kwargs):
+        if s == sent or s == sent.decode():
+            parsed.append(s)
+        return real(s, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", counting)
+    res = client.post("/api/check-ins", data=sent, content_type="application/json")
+    assert res.status_code == 201, res.get_json()
+    assert len(parsed) == 1
