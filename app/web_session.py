@@ -12,6 +12,7 @@ path, which writes the change.
 
 import hashlib
 import logging
+import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,8 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadSignature
 from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
@@ -63,7 +66,55 @@ class Touch:
     lost: bool = False
 
 
+class SignedCookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with what is the same on every request done once per process
+    (issue 12): one serializer per secret key, and the cookies whose signature already checked out.
+    A client sends the same cookie on every request; checking its HMAC again proves nothing new. The
+    cookie's age is still checked on every request, and only cookies holding plain values (the session
+    token, the CSRF secret) are kept, so each request still gets a session of its own."""
+
+    VERIFIED_MAX = 4096  # cookies remembered per process; emptied when full
+
+    def __init__(self):
+        self._serializers: dict = {}
+        self._verified: dict = {}
+
+    def get_signing_serializer(self, app: Flask):
+        if not app.secret_key:
+            return None
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        serializer = self._serializers.get(key)
+        if serializer is None:
+            serializer = self._serializers[key] = super().get_signing_serializer(app)
+        return serializer
+
+    def open_session(self, app: Flask, request):
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        cookie = request.cookies.get(self.get_cookie_name(app))
+        if not cookie:
+            return self.session_class()
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        known = self._verified.get((serializer, cookie))
+        if known is not None and 0 <= time.time() - known[1] <= max_age:
+            return self.session_class(known[0])
+        try:
+            data, signed = serializer.loads(cookie, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        if isinstance(data, dict) and all(type(v) in PLAIN for v in data.values()):
+            if len(self._verified) >= self.VERIFIED_MAX:
+                self._verified.clear()
+            self._verified[(serializer, cookie)] = (data, signed.timestamp())
+        return self.session_class(data)
+
+
+PLAIN = frozenset({str, int, float, bool, type(None)})  # immutable: a shallow copy is a copy
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = SignedCookieSessions()
     app.before_request(load_user)
     app.after_request(keep_touch)
     for name, listener in (("after_commit", _committed), ("after_soft_rollback", _rolled_back)):

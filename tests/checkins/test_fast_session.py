@@ -141,3 +141,42 @@ def test_the_body_is_parsed_once_per_check_in(app, client, monkeypatch):
     res = client.post("/api/check-ins", data=sent, content_type="application/json")
     assert res.status_code == 201, res.get_json()
     assert len(parsed) == 1
+
+
+def cookie_of(app, client) -> str:
+    return client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+
+
+def test_a_remembered_cookie_still_expires_and_a_forged_one_is_still_refused(make_app):
+    """Cookies whose signature checked out are remembered per process (web_session.SignedCookieSessions);
+    the cookie's age is checked on every request all the same, and any other string is verified."""
+    app = make_app(
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=1)
+    )  # shorter than the server's limits
+    client, name = app.test_client(), app.config["SESSION_COOKIE_NAME"]
+    with time_machine.travel(START, tick=False) as clock:
+        signed_in(app, client)
+        genuine = cookie_of(app, client)
+        assert client.post("/api/check-ins", json=body()).status_code == 201  # now remembered
+        forged = app.test_client()
+        forged.set_cookie(name, genuine[:-2] + ("AA" if genuine[-2:] != "AA" else "BB"))
+        assert forged.post("/api/check-ins", json=body()).status_code == 401
+        clock.shift(timedelta(hours=1, seconds=1))
+        replay = app.test_client()
+        replay.set_cookie(name, genuine)
+        assert replay.post("/api/check-ins", json=body()).status_code == 401
+        assert session_row(app).revoked_at is None  # the server-side session itself is still live
+    assert stored(app) == 1
+
+
+def test_a_remembered_cookie_gives_each_request_its_own_session(app, client):
+    """A request that changes its session (sign-out pops the token) leaves the next request with the
+    same cookie unchanged: the remembered values are copied, never shared."""
+    signed_in(app, client)
+    header = f"{app.config['SESSION_COOKIE_NAME']}={cookie_of(app, client)}"
+    with app.test_request_context("/", headers={"Cookie": header}) as ctx:
+        first = app.session_interface.open_session(app, ctx.request)
+        first.pop("sid")
+        second = app.session_interface.open_session(app, ctx.request)
+    assert "sid" in second
+    assert client.get("/api/session").get_json()["signed_in"] is True
