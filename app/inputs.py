@@ -33,6 +33,8 @@ FREE_TEXT_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udff
 SINGLE_LINE_REFUSED = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
 FIELD_SHOWN = 40
 API_PREFIX = "/api/"  # the JSON routes; every other route is a page or a form
+# The bodies Werkzeug parses into `request.form`; for any other type the form is empty, unparsed.
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 class BadInput(BadRequest):
@@ -144,7 +146,7 @@ def _strings(value, path: str):
 def _body_json():
     """The body as JSON when it is JSON (whatever the declared type), else None; a 400 when it says
     it is JSON but is not. Reads the body once; `request.get_json()` still works afterwards."""
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if request.mimetype in FORM_TYPES:
         return None
     data = request.get_data(cache=True)
     if not data.strip():
@@ -206,7 +208,8 @@ def check_request() -> None:
     fields = [(key, value, False) for key, value in (request.view_args or {}).items()]
     for key, value in request.args.items(multi=True):
         fields += [(key, key, True), (key, value, True)]
-    for key, value in request.form.items(multi=True):
+    form = request.form.items(multi=True) if request.mimetype in FORM_TYPES else ()
+    for key, value in form:  # never parsed for a JSON body, where it is always empty (issue 12)
         fields += [(key, key, True), (key, value, False)]
     fields += [(where, value, False) for where, value in _strings(body_json(), "")]
     for where, value, single_line in fields:

@@ -180,3 +180,27 @@ def test_a_remembered_cookie_gives_each_request_its_own_session(app, client):
         second = app.session_interface.open_session(app, ctx.request)
     assert "sid" in second
     assert client.get("/api/session").get_json()["signed_in"] is True
+
+
+def test_csrf_still_reads_form_tokens_and_only_header_tokens_for_json(make_app):
+    """The CSRF check skips parsing a JSON body as a form (security.HeaderFirstCSRF): a JSON request's
+    token counts only in the header, another session's token never counts, and HTML forms still send
+    theirs as a field."""
+    app = make_app(WTF_CSRF_ENABLED=True)
+    client, stranger = app.test_client(), app.test_client()
+    signed_in(app, client)
+    signed_in(app, stranger)
+    token = client.get("/api/session").get_json()["csrf_token"]
+    theirs = stranger.get("/api/session").get_json()["csrf_token"]
+    in_body = client.post("/api/check-ins", json={**body(), "csrf_token": token})
+    assert in_body.status_code == 400
+    as_text = client.post(
+        "/api/check-ins", data=json.dumps(body()), headers={"X-CSRFToken": theirs}
+    )
+    assert as_text.status_code == 400
+    assert stored(app) == 0
+    sent = client.post("/api/check-ins", json=body(), headers={"X-CSRFToken": token})
+    assert sent.status_code == 201
+    assert client.post("/signout", data={"csrf_token": theirs}).status_code == 400
+    assert client.post("/signout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/api/session").get_json() == {"signed_in": False}
