@@ -72,17 +72,29 @@ def escape_log_lines() -> None:
             logger.addFilter(EscapeNewlines())
 
 
+FIXED_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Permissions-Policy", PERMISSIONS_POLICY),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+)
+HSTS = "max-age=63072000; includeSubDomains"
+
+
 def apply_headers(response):
     h = response.headers
-    h.setdefault("Content-Security-Policy", CSP)
-    h["X-Content-Type-Options"] = "nosniff"
-    h["Referrer-Policy"] = "same-origin"
-    h["Permissions-Policy"] = PERMISSIONS_POLICY
-    h["Cross-Origin-Opener-Policy"] = "same-origin"
-    h["X-Frame-Options"] = "DENY"
+    present = {key.lower() for key, _ in h.items()}
+    if "content-security-policy" not in present:
+        h.add("Content-Security-Policy", CSP)
+    for key, value in FIXED_HEADERS:
+        if key.lower() in present:
+            h[key] = value  # replaces what the view set
+        else:
+            h.add(key, value)  # no scan for an old value (issue 12: CPU per request)
     # ORIGIN too: behind a TLS proxy without TRUST_PROXY the request itself looks like http.
     if request.is_secure or current_app.config.get("ORIGIN", "").startswith("https://"):
-        h["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        h["Strict-Transport-Security"] = HSTS
     if _private(response):
         h["Cache-Control"] = "no-store"
         h["Vary"] = "Cookie"
