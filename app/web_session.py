@@ -6,8 +6,8 @@ user; starting and revoking sessions are auth's business (app/auth/sessions.py).
 
 Routes marked `@columns_only` (the check-in POST, issue 12) get the session and user as plain columns
 from one Core statement instead of ORM objects with the user's passkeys: the same revocation, timeout
-and activity rules, a fraction of the CPU. A session that is due a touch or has timed out takes the ORM
-path, which writes the change.
+and activity rules, a fraction of the CPU. A session that timed out takes the ORM path, which revokes
+it; one due a touch gets an UPDATE that the request's own commit carries.
 """
 
 import hashlib
@@ -161,10 +161,11 @@ SESSION_COLUMNS = ("id", "user_id", "created_at", "last_seen_at", "revoked_at", 
 
 
 @cache
-def _columns_query():
-    """The session and its user's columns (no passkeys, no ORM objects), built once per process."""
+def _columns_query(also=None):
+    """The session and its user's columns (no passkeys, no ORM objects), and whatever `also` adds,
+    built once per process."""
     session_table, user_table = UserSession.__table__, User.__table__
-    return (
+    query = (
         select(
             *(session_table.c[name].label(f"s_{name}") for name in SESSION_COLUMNS),
             *(user_table.c[name].label(f"u_{name}") for name in USER_COLUMNS),
@@ -172,33 +173,39 @@ def _columns_query():
         .join_from(session_table, user_table, session_table.c.user_id == user_table.c.id)
         .where(session_table.c.token_hash == bindparam("token_hash"))
     )
+    return also(query, user_table.c.id) if also else query
 
 
-def resume_columns(token: str, *, now: datetime) -> tuple[Columns, Columns] | None:
-    """(session, user) as columns for a live session that needs no write; None when revoked or the
-    user is inactive; `resume` (ORM, which writes) when it timed out or is due a touch."""
-    row = db.session.connection().execute(_columns_query(), {"token_hash": token_hash(token)})
-    row = row.first()
+def resume_columns(token: str, *, now: datetime, also=None):
+    """(session, user, row) as columns for a live session, `row` holding what `also` added; None when
+    revoked, timed out (revoked now, by `resume`) or the user is inactive. The caller touches it."""
+    query, values = _columns_query(also), {"token_hash": token_hash(token)}
+    row = db.session.connection().execute(query, values).first()
     if row is None or row.s_revoked_at is not None or not row.u_active:
         return None
-    idle, absolute = IDLE[row.u_role], ABSOLUTE[row.u_role]
-    if now - row.s_last_seen_at > min(idle, TOUCH_EVERY) or now - row.s_created_at > absolute:
-        return _orm_pair(resume(token, now=now))
-    values = row._mapping
-    user = Columns(User, {name: values[f"u_{name}"] for name in USER_COLUMNS})
-    session_row = Columns(UserSession, {name: values[f"s_{name}"] for name in SESSION_COLUMNS})
-    return session_row, user
+    if now - row.s_last_seen_at > IDLE[row.u_role] or now - row.s_created_at > ABSOLUTE[row.u_role]:
+        resume(token, now=now)  # the ORM path revokes it (and commits that)
+        return None
+    mapping = row._mapping
+    user = Columns(User, {name: mapping[f"u_{name}"] for name in USER_COLUMNS})
+    session_row = Columns(UserSession, {name: mapping[f"s_{name}"] for name in SESSION_COLUMNS})
+    return session_row, user, row
 
 
-def _orm_pair(row: UserSession | None):
-    return None if row is None else (row, row.user)
-
-
-def columns_only(view):
+def columns_only(view=None, *, also=None):
     """Mark a view that reads only `g.user`'s and `g.user_session`'s plain columns (USER_COLUMNS,
-    SESSION_COLUMNS): its requests load them without the ORM (issue 12's check-in fast path)."""
-    view.session_columns_only = True
-    return view
+    SESSION_COLUMNS): its requests load them without the ORM (issue 12's check-in fast path).
+
+    `also(query, user_id)` may add columns (and outer joins) to that one statement for the view to
+    read as `g.session_extra` (a row; None when the request took the ORM path): a feature's own
+    lookup without a statement of its own."""
+
+    def mark(view):
+        view.session_columns_only = True
+        view.session_columns_also = also
+        return view
+
+    return mark(view) if view is not None else mark
 
 
 def resume(token: str, *, now: datetime) -> UserSession | None:
@@ -220,6 +227,7 @@ def resume(token: str, *, now: datetime) -> UserSession | None:
 def load_user() -> None:
     g.user = None
     g.user_session = None
+    g.session_extra = None
     if request.endpoint == "static":
         return
     token = session.get("sid")
@@ -227,7 +235,7 @@ def load_user() -> None:
         return
     view = current_app.view_functions.get(request.endpoint)
     if getattr(view, "session_columns_only", False):
-        _load_columns(token)
+        _load_columns(token, view.session_columns_also)
         return
     row = resume(token, now=utcnow())
     if row is None:
@@ -247,14 +255,30 @@ def _keep_touch_for(row: UserSession) -> None:
         g.touch = Touch(row.id, row.last_seen_at)
 
 
-def _load_columns(token: str) -> None:
-    pair = resume_columns(token, now=utcnow())
-    if pair is None:
+def _load_columns(token: str, also) -> None:
+    now = utcnow()
+    found = resume_columns(token, now=now, also=also)
+    if found is None:
         session.pop("sid", None)
         return
-    g.user_session, g.user = pair
-    if isinstance(g.user_session, UserSession) and db.session.is_modified(g.user_session):
-        _keep_touch_for(g.user_session)
+    g.user_session, g.user, g.session_extra = found
+    if now - g.user_session.last_seen_at > TOUCH_EVERY:
+        db.session.execute(_touch_statement(g.user_session.id, now))
+        g.user_session.last_seen_at = now
+        if request.method in READ_METHODS:
+            db.session.commit()
+        else:
+            g.touch = Touch(g.user_session.id, now)  # rides on the request's own commit
+
+
+def _touch_statement(session_id: int, at: datetime):
+    """Move a session's last-seen time forward to `at` (never back: a slower request may come later)."""
+    return (
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.last_seen_at < at)
+        .values(last_seen_at=at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _committed(_session) -> None:
@@ -278,12 +302,7 @@ def keep_touch(response):
     g.touch = None
     try:
         db.session.rollback()
-        db.session.execute(
-            update(UserSession)
-            .where(UserSession.id == touch.session_id, UserSession.last_seen_at < touch.at)
-            .values(last_seen_at=touch.at)
-            .execution_options(synchronize_session=False)
-        )
+        db.session.execute(_touch_statement(touch.session_id, touch.at))
         db.session.commit()
     except SQLAlchemyError:  # a lost touch only shortens one idle window; never fail the answer
         log.exception("could not save the session's last-seen time")

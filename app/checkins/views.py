@@ -99,7 +99,8 @@ def owner():
 
 
 @bp.post("/api/check-ins")
-@columns_only  # reads g.user's id and role only: no ORM user, no passkeys (issue 12)
+# g.user's id and role only (no ORM user, no passkeys), and the care link in the same statement
+@columns_only(also=service.link_columns)
 @login_required("client")
 @limiter.limit(SUBMIT_LIMIT, key_func=_per_user)
 def submit():
@@ -107,7 +108,9 @@ def submit():
     body = body_json()  # parsed once, by the input guard that already read it
     try:
         data = service.parse(body, now=now)
-        row, created = service.submit(g.user, data, now=now, client_owner=_owner(g.user))
+        row, created = service.submit(
+            g.user, data, now=now, client_owner=_owner(g.user), link=g.session_extra
+        )
     except service.CheckInError as err:
         db.session.rollback()
         payload = {"error": str(err.message)}

@@ -12,7 +12,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import CheckIn, UserSession
+from app.models import Alert, CareLink, CheckIn, UserSession
 from app.web_session import TOUCH_EVERY
 from tests import factories
 from tests.checkins.helpers import body, people
@@ -204,3 +204,38 @@ def test_csrf_still_reads_form_tokens_and_only_header_tokens_for_json(make_app):
     assert client.post("/signout", data={"csrf_token": theirs}).status_code == 400
     assert client.post("/signout", data={"csrf_token": token}).status_code == 302
     assert client.get("/api/session").get_json() == {"signed_in": False}
+
+
+def test_the_care_link_read_with_the_session_is_the_current_one_with_its_thresholds(app, client):
+    """The check-in route reads the client's care link in the session's statement
+    (checkins.service.link_columns): the current therapist, never an ended link, and the thresholds of
+    that therapist's practice (8 here: a score of 8 is 'low' there, not under the default 6)."""
+    with app.app_context():
+        old_practice, new_practice = factories.practice(), factories.practice(low_threshold=8)
+        before = factories.user(old_practice, "therapist")
+        now_ = factories.user(new_practice, "therapist")
+        person = factories.user(old_practice, "client", therapist=now_)
+        db.session.add(
+            CareLink(therapist_id=before.id, client_id=person.id, ended_at=datetime.now(UTC))
+        )
+        db.session.commit()
+        factories.sign_in(client, person)
+        ids = before.id, now_.id
+    res = client.post("/api/check-ins", json=body(safe=8, heard=9, understood=9))
+    assert res.status_code == 201, res.get_json()
+    with app.app_context():
+        row = db.session.get(CheckIn, res.get_json()["id"])
+        assert row.therapist_id == ids[1]
+        alerts = db.session.execute(select(Alert.therapist_id, Alert.rule)).all()
+        assert [tuple(a) for a in alerts] == [(ids[1], "low_item")]
+
+
+def test_a_client_without_a_care_link_checks_in_to_nobody(app, client):
+    with app.app_context():
+        person = factories.user(factories.practice(), "client")
+        factories.sign_in(client, person)
+    res = client.post("/api/check-ins", json=body(safe=1))
+    assert res.status_code == 201, res.get_json()
+    with app.app_context():
+        assert db.session.get(CheckIn, res.get_json()["id"]).therapist_id is None
+        assert db.session.scalar(select(func.count(Alert.id))) == 0
