@@ -261,7 +261,8 @@ def _load_columns(token: str, also) -> None:
     if found is None:
         session.pop("sid", None)
         return
-    g.user_session, g.user, g.session_extra = found
+    g.user_session, g.user, row = found
+    g.session_extra = row if also is not None else None
     if now - g.user_session.last_seen_at > TOUCH_EVERY:
         db.session.execute(_touch_statement(g.user_session.id, now))
         g.user_session.last_seen_at = now
