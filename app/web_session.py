@@ -59,11 +59,14 @@ log = logging.getLogger("attune")
 @dataclass
 class Touch:
     """A session's new last-seen time that a writing request's own commit is to carry (issue 12: one
-    write transaction per check-in). `lost` once the request rolled back: its commit no longer holds it."""
+    write transaction per check-in). `lost` once the request rolled back: its commit no longer holds it.
+    `by_statement`: no ORM object carries it, so the UPDATE is sent just before that commit (not
+    earlier: on SQLite it would take the write lock for the whole request)."""
 
     session_id: int
     at: datetime
     lost: bool = False
+    by_statement: bool = False
 
 
 class SignedCookieSessions(SecureCookieSessionInterface):
@@ -117,7 +120,11 @@ def init_app(app: Flask) -> None:
     app.session_interface = SignedCookieSessions()
     app.before_request(load_user)
     app.after_request(keep_touch)
-    for name, listener in (("after_commit", _committed), ("after_soft_rollback", _rolled_back)):
+    for name, listener in (
+        ("before_commit", _carry_touch),
+        ("after_commit", _committed),
+        ("after_soft_rollback", _rolled_back),
+    ):
         if not event.contains(db.session, name, listener):
             event.listen(db.session, name, listener)
 
@@ -264,12 +271,20 @@ def _load_columns(token: str, also) -> None:
     g.user_session, g.user, row = found
     g.session_extra = row if also is not None else None
     if now - g.user_session.last_seen_at > TOUCH_EVERY:
-        db.session.execute(_touch_statement(g.user_session.id, now))
         g.user_session.last_seen_at = now
         if request.method in READ_METHODS:
+            db.session.execute(_touch_statement(g.user_session.id, now))
             db.session.commit()
         else:
-            g.touch = Touch(g.user_session.id, now)  # rides on the request's own commit
+            g.touch = Touch(g.user_session.id, now, by_statement=True)  # see _carry_touch
+
+
+def _carry_touch(_session) -> None:
+    """Send a columns-path touch inside the commit that is about to happen (the request's own)."""
+    touch = has_app_context() and g.get("touch")
+    if touch and touch.by_statement:
+        _session.execute(_touch_statement(touch.session_id, touch.at))
+        touch.lost = False
 
 
 def _touch_statement(session_id: int, at: datetime):

@@ -239,3 +239,21 @@ def test_a_client_without_a_care_link_checks_in_to_nobody(app, client):
     with app.app_context():
         assert db.session.get(CheckIn, res.get_json()["id"]).therapist_id is None
         assert db.session.scalar(select(func.count(Alert.id))) == 0
+
+
+def test_a_stale_sessions_touch_is_written_last_in_the_check_ins_transaction(app, client):
+    """On SQLite the first write takes the database's write lock until commit: the touch goes out
+    just before the commit, after the check-in's insert, so it never holds the lock for the whole view."""
+    with time_machine.travel(START, tick=False) as clock:
+        signed_in(app, client)
+        clock.shift(TOUCH_EVERY * 2)
+        with traffic(app) as seen:
+            assert client.post("/api/check-ins", json=body()).status_code == 201
+    (transaction,) = seen.commits
+    writes = [
+        s.split()[0] + " " + s.split()[1 if s.startswith("UPDATE") else 2]
+        for s in transaction
+        if s.lstrip().upper().startswith(("INSERT", "UPDATE"))
+    ]
+    assert writes == ["INSERT check_in", "UPDATE user_session"], transaction
+    assert session_row(app).last_seen_at == START + TOUCH_EVERY * 2
