@@ -87,14 +87,18 @@ def _refuse_constant(name: str):
 
 def depth(value) -> int:
     """How deeply lists and objects nest in `value` (a scalar is 0), without recursion."""
+    if not isinstance(value, CONTAINERS):
+        return 0
     deepest, stack = 0, [(value, 1)]
-    while stack:
+    while stack:  # only containers are stacked: a body's many scalars cost one isinstance each
         item, level = stack.pop()
+        deepest = max(deepest, level)
         children = item.values() if isinstance(item, dict) else item
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in children)
+        stack.extend((child, level + 1) for child in children if isinstance(child, CONTAINERS))
     return deepest
+
+
+CONTAINERS = (dict, list)
 
 
 def int_arg(name: str, *, low: int = 1, high: int = ID_MAX) -> int | None:
@@ -202,13 +206,14 @@ def _shown(name: str) -> str:
 
 def check_request() -> None:
     """Before every view: refuse JSON sent to a form route, and text no field may store."""
-    if request.is_json and not request.path.startswith(API_PREFIX) and request.get_data().strip():
+    req = request._get_current_object()  # one context lookup, not one per attribute (issue 12)
+    if req.is_json and not req.path.startswith(API_PREFIX) and req.get_data().strip():
         raise BadInput(_("This address takes a form, not JSON."))
     # Path strings follow the free-text rule: a CR or LF there reaches no header, and the log escapes it.
-    fields = [(key, value, False) for key, value in (request.view_args or {}).items()]
-    for key, value in request.args.items(multi=True):
+    fields = [(key, value, False) for key, value in (req.view_args or {}).items()]
+    for key, value in req.args.items(multi=True):
         fields += [(key, key, True), (key, value, True)]
-    form = request.form.items(multi=True) if request.mimetype in FORM_TYPES else ()
+    form = req.form.items(multi=True) if req.mimetype in FORM_TYPES else ()
     for key, value in form:  # never parsed for a JSON body, where it is always empty (issue 12)
         fields += [(key, key, True), (key, value, False)]
     fields += [(where, value, False) for where, value in _strings(body_json(), "")]
