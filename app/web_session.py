@@ -204,11 +204,12 @@ def resume_columns(token: str, *, now: datetime, also=None):
 
 def columns_only(view=None, *, also=None):
     """Mark a view that reads only `g.user`'s and `g.user_session`'s plain columns (USER_COLUMNS,
-    SESSION_COLUMNS): its requests load them without the ORM (issue 12's check-in fast path).
+    SESSION_COLUMNS): its requests load them without the ORM (issue 12's check-in fast path); any
+    other attribute still works, a statement slower.
 
     `also(query, user_id)` may add columns (and outer joins) to that one statement for the view to
-    read as `g.session_extra` (a row; None when the request took the ORM path): a feature's own
-    lookup without a statement of its own."""
+    read as `g.session_extra` (the row; None when not signed in): a feature's own lookup without a
+    statement of its own."""
 
     def mark(view):
         view.session_columns_only = True
