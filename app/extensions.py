@@ -5,9 +5,10 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from .security import HeaderFirstCSRF
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -31,6 +32,6 @@ def render_item(type_, obj, autogen_context):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True, render_item=render_item)
-csrf = CSRFProtect()
+csrf = HeaderFirstCSRF()  # Flask-WTF's, without parsing a JSON body as a form (app/security.py)
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 babel = Babel()

@@ -33,6 +33,8 @@ FREE_TEXT_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udff
 SINGLE_LINE_REFUSED = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
 FIELD_SHOWN = 40
 API_PREFIX = "/api/"  # the JSON routes; every other route is a page or a form
+# The bodies Werkzeug parses into `request.form`; for any other type the form is empty, unparsed.
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 class BadInput(BadRequest):
@@ -85,14 +87,18 @@ def _refuse_constant(name: str):
 
 def depth(value) -> int:
     """How deeply lists and objects nest in `value` (a scalar is 0), without recursion."""
+    if not isinstance(value, CONTAINERS):
+        return 0
     deepest, stack = 0, [(value, 1)]
-    while stack:
+    while stack:  # only containers are stacked: a body's many scalars cost one isinstance each
         item, level = stack.pop()
+        deepest = max(deepest, level)
         children = item.values() if isinstance(item, dict) else item
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in children)
+        stack.extend((child, level + 1) for child in children if isinstance(child, CONTAINERS))
     return deepest
+
+
+CONTAINERS = (dict, list)
 
 
 def int_arg(name: str, *, low: int = 1, high: int = ID_MAX) -> int | None:
@@ -144,7 +150,7 @@ def _strings(value, path: str):
 def _body_json():
     """The body as JSON when it is JSON (whatever the declared type), else None; a 400 when it says
     it is JSON but is not. Reads the body once; `request.get_json()` still works afterwards."""
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if request.mimetype in FORM_TYPES:
         return None
     data = request.get_data(cache=True)
     if not data.strip():
@@ -155,6 +161,21 @@ def _body_json():
         if request.is_json:
             raise BadInput(_("The request body is not valid JSON: %(why)s", why=_why(err))) from err
         return None
+
+
+_UNREAD = object()
+PARSED_KEY = (
+    "attune.body_json"  # in the WSGI environ: one per request (`g` may outlive it in tests)
+)
+
+
+def body_json():
+    """The body as JSON by `_body_json`'s rules, parsed once per request: `check_request` and the view
+    that reads it share one parse (issue 12). None when empty, a form, or not JSON."""
+    parsed = request.environ.get(PARSED_KEY, _UNREAD)
+    if parsed is _UNREAD:
+        parsed = request.environ[PARSED_KEY] = _body_json()
+    return parsed
 
 
 def json_object(*fields: str) -> dict:
@@ -185,15 +206,17 @@ def _shown(name: str) -> str:
 
 def check_request() -> None:
     """Before every view: refuse JSON sent to a form route, and text no field may store."""
-    if request.is_json and not request.path.startswith(API_PREFIX) and request.get_data().strip():
+    req = request._get_current_object()  # one context lookup, not one per attribute (issue 12)
+    if req.is_json and not req.path.startswith(API_PREFIX) and req.get_data().strip():
         raise BadInput(_("This address takes a form, not JSON."))
     # Path strings follow the free-text rule: a CR or LF there reaches no header, and the log escapes it.
-    fields = [(key, value, False) for key, value in (request.view_args or {}).items()]
-    for key, value in request.args.items(multi=True):
+    fields = [(key, value, False) for key, value in (req.view_args or {}).items()]
+    for key, value in req.args.items(multi=True):
         fields += [(key, key, True), (key, value, True)]
-    for key, value in request.form.items(multi=True):
+    form = req.form.items(multi=True) if req.mimetype in FORM_TYPES else ()
+    for key, value in form:  # never parsed for a JSON body, where it is always empty (issue 12)
         fields += [(key, key, True), (key, value, False)]
-    fields += [(where, value, False) for where, value in _strings(_body_json(), "")]
+    fields += [(where, value, False) for where, value in _strings(body_json(), "")]
     for where, value, single_line in fields:
         if not isinstance(value, str):
             continue

@@ -3,17 +3,35 @@ keep every `next` redirect on our own origin.
 
 The session-row lookup lives here, in the kernel, so no feature package is needed to load a request's
 user; starting and revoking sessions are auth's business (app/auth/sessions.py).
+
+Routes marked `@columns_only` (the check-in POST, issue 12) get the session and user as plain columns
+from one Core statement instead of ORM objects with the user's passkeys: the same revocation, timeout
+and activity rules, a fraction of the CPU. A session that timed out takes the ORM path, which revokes
+it; one due a touch gets an UPDATE that the request's own commit carries.
 """
 
 import hashlib
 import logging
+import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache, wraps
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from flask import Flask, abort, g, has_app_context, redirect, request, session, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    g,
+    has_app_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadSignature
 from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
@@ -41,17 +59,72 @@ log = logging.getLogger("attune")
 @dataclass
 class Touch:
     """A session's new last-seen time that a writing request's own commit is to carry (issue 12: one
-    write transaction per check-in). `lost` once the request rolled back: its commit no longer holds it."""
+    write transaction per check-in). `lost` once the request rolled back: its commit no longer holds it.
+    `by_statement`: no ORM object carries it, so the UPDATE is sent just before that commit (not
+    earlier: on SQLite it would take the write lock for the whole request)."""
 
     session_id: int
     at: datetime
     lost: bool = False
+    by_statement: bool = False
+
+
+class SignedCookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with what is the same on every request done once per process
+    (issue 12): one serializer per secret key, and the cookies whose signature already checked out.
+    A client sends the same cookie on every request; checking its HMAC again proves nothing new. The
+    cookie's age is still checked on every request, and only cookies holding plain values (the session
+    token, the CSRF secret) are kept, so each request still gets a session of its own."""
+
+    VERIFIED_MAX = 4096  # cookies remembered per process; emptied when full
+
+    def __init__(self):
+        self._serializers: dict = {}
+        self._verified: dict = {}
+
+    def get_signing_serializer(self, app: Flask):
+        if not app.secret_key:
+            return None
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        serializer = self._serializers.get(key)
+        if serializer is None:
+            serializer = self._serializers[key] = super().get_signing_serializer(app)
+        return serializer
+
+    def open_session(self, app: Flask, request):
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        cookie = request.cookies.get(self.get_cookie_name(app))
+        if not cookie:
+            return self.session_class()
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        known = self._verified.get((serializer, cookie))
+        if known is not None and 0 <= time.time() - known[1] <= max_age:
+            return self.session_class(known[0])
+        try:
+            data, signed = serializer.loads(cookie, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        if isinstance(data, dict) and all(type(v) in PLAIN for v in data.values()):
+            if len(self._verified) >= self.VERIFIED_MAX:
+                self._verified.clear()
+            self._verified[(serializer, cookie)] = (data, signed.timestamp())
+        return self.session_class(data)
+
+
+PLAIN = frozenset({str, int, float, bool, type(None)})  # immutable: a shallow copy is a copy
 
 
 def init_app(app: Flask) -> None:
+    app.session_interface = SignedCookieSessions()
     app.before_request(load_user)
     app.after_request(keep_touch)
-    for name, listener in (("after_commit", _committed), ("after_soft_rollback", _rolled_back)):
+    for name, listener in (
+        ("before_commit", _carry_touch),
+        ("after_commit", _committed),
+        ("after_soft_rollback", _rolled_back),
+    ):
         if not event.contains(db.session, name, listener):
             event.listen(db.session, name, listener)
 
@@ -69,6 +142,81 @@ def _session_query():
         .where(UserSession.token_hash == bindparam("token_hash"))
         .options(joinedload(UserSession.user).joinedload(User.credentials))
     )
+
+
+class Columns:
+    """One row's columns, read without the ORM. Any other attribute (a relationship, a column the fast
+    statement does not read) comes from the ORM object, loaded on first use: a route that turns out to
+    need more still works, only slower."""
+
+    def __init__(self, model, values: dict):
+        self.__dict__.update(values)
+        self.__dict__["_model"] = model
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.orm(), name)
+
+    def orm(self):
+        """The ORM object of the same row (from the session's identity map when already loaded)."""
+        return db.session.get(self.__dict__["_model"], self.__dict__["id"])
+
+
+# What the fast path reads: timeouts and revocation, the role, and the locale an error is written in. Each
+# column is a little work per request (PostgreSQL's driver describes every one); any other attribute
+# still works, through Columns' ORM fallback.
+USER_COLUMNS = ("id", "role", "active", "locale")
+SESSION_COLUMNS = ("id", "created_at", "last_seen_at", "revoked_at")
+
+
+@cache
+def _columns_query(also=None):
+    """The session and its user's columns (no passkeys, no ORM objects), and whatever `also` adds,
+    built once per process."""
+    session_table, user_table = UserSession.__table__, User.__table__
+    query = (
+        select(
+            *(session_table.c[name].label(f"s_{name}") for name in SESSION_COLUMNS),
+            *(user_table.c[name].label(f"u_{name}") for name in USER_COLUMNS),
+        )
+        .join_from(session_table, user_table, session_table.c.user_id == user_table.c.id)
+        .where(session_table.c.token_hash == bindparam("token_hash"))
+    )
+    return also(query, user_table.c.id) if also else query
+
+
+def resume_columns(token: str, *, now: datetime, also=None):
+    """(session, user, row) as columns for a live session, `row` holding what `also` added; None when
+    revoked, timed out (revoked now, by `resume`) or the user is inactive. The caller touches it."""
+    query, values = _columns_query(also), {"token_hash": token_hash(token)}
+    row = db.session.connection().execute(query, values).first()
+    if row is None or row.s_revoked_at is not None or not row.u_active:
+        return None
+    if now - row.s_last_seen_at > IDLE[row.u_role] or now - row.s_created_at > ABSOLUTE[row.u_role]:
+        resume(token, now=now)  # the ORM path revokes it (and commits that)
+        return None
+    mapping = row._mapping
+    user = Columns(User, {name: mapping[f"u_{name}"] for name in USER_COLUMNS})
+    session_row = Columns(UserSession, {name: mapping[f"s_{name}"] for name in SESSION_COLUMNS})
+    return session_row, user, row
+
+
+def columns_only(view=None, *, also=None):
+    """Mark a view that reads only `g.user`'s and `g.user_session`'s plain columns (USER_COLUMNS,
+    SESSION_COLUMNS): its requests load them without the ORM (issue 12's check-in fast path); any
+    other attribute still works, a statement slower.
+
+    `also(query, user_id)` may add columns (and outer joins) to that one statement for the view to
+    read as `g.session_extra` (the row; None when not signed in): a feature's own lookup without a
+    statement of its own."""
+
+    def mark(view):
+        view.session_columns_only = True
+        view.session_columns_also = also
+        return view
+
+    return mark(view) if view is not None else mark
 
 
 def resume(token: str, *, now: datetime) -> UserSession | None:
@@ -90,10 +238,15 @@ def resume(token: str, *, now: datetime) -> UserSession | None:
 def load_user() -> None:
     g.user = None
     g.user_session = None
+    g.session_extra = None
     if request.endpoint == "static":
         return
     token = session.get("sid")
     if not token:
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "session_columns_only", False):
+        _load_columns(token, view.session_columns_also)
         return
     row = resume(token, now=utcnow())
     if row is None:
@@ -102,10 +255,50 @@ def load_user() -> None:
     g.user_session = row
     g.user = row.user
     if db.session.is_modified(row):
+        _keep_touch_for(row)
+
+
+def _keep_touch_for(row: UserSession) -> None:
+    """A read commits the new last-seen time now; a write's own commit carries it (`keep_touch`)."""
+    if request.method in READ_METHODS:
+        db.session.commit()
+    else:
+        g.touch = Touch(row.id, row.last_seen_at)
+
+
+def _load_columns(token: str, also) -> None:
+    now = utcnow()
+    found = resume_columns(token, now=now, also=also)
+    if found is None:
+        session.pop("sid", None)
+        return
+    g.user_session, g.user, row = found
+    g.session_extra = row if also is not None else None
+    if now - g.user_session.last_seen_at > TOUCH_EVERY:
+        g.user_session.last_seen_at = now
         if request.method in READ_METHODS:
+            db.session.execute(_touch_statement(g.user_session.id, now))
             db.session.commit()
         else:
-            g.touch = Touch(row.id, row.last_seen_at)
+            g.touch = Touch(g.user_session.id, now, by_statement=True)  # see _carry_touch
+
+
+def _carry_touch(_session) -> None:
+    """Send a columns-path touch inside the commit that is about to happen (the request's own)."""
+    touch = has_app_context() and g.get("touch")
+    if touch and touch.by_statement:
+        _session.execute(_touch_statement(touch.session_id, touch.at))
+        touch.lost = False
+
+
+def _touch_statement(session_id: int, at: datetime):
+    """Move a session's last-seen time forward to `at` (never back: a slower request may come later)."""
+    return (
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.last_seen_at < at)
+        .values(last_seen_at=at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _committed(_session) -> None:
@@ -129,12 +322,7 @@ def keep_touch(response):
     g.touch = None
     try:
         db.session.rollback()
-        db.session.execute(
-            update(UserSession)
-            .where(UserSession.id == touch.session_id, UserSession.last_seen_at < touch.at)
-            .values(last_seen_at=touch.at)
-            .execution_options(synchronize_session=False)
-        )
+        db.session.execute(_touch_statement(touch.session_id, touch.at))
         db.session.commit()
     except SQLAlchemyError:  # a lost touch only shortens one idle window; never fail the answer
         log.exception("could not save the session's last-seen time")

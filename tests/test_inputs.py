@@ -91,6 +91,17 @@ def test_loads_limits_depth_and_constants():
     assert depth({"a": [1, {"b": []}]}) == 4 and depth(5) == 0
 
 
+def test_depth_counts_the_deepest_branch_of_lists_and_objects_only():
+    assert depth("text") == depth(None) == depth(1.5) == 0
+    assert depth([]) == depth({}) == depth([1, "a", None]) == depth({"a": 1, "b": "x"}) == 1
+    assert depth([1, [2, [3]], {"a": {"b": {}}}]) == 4  # the deepest branch, not the first
+    assert depth({"k": "[[[[not nested]]]]"}) == 1  # brackets inside a string are text
+    nested = []
+    for _ in range(MAX_JSON_DEPTH - 1):
+        nested = [nested, {"x": 1}]
+    assert depth(nested) == MAX_JSON_DEPTH
+
+
 @pytest.mark.parametrize(
     "path", ["/api/auth/signin/verify", "/api/invite/TOKEN/options", "/api/invite/TOKEN/verify"]
 )

@@ -10,19 +10,19 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import aliased, make_transient_to_detached
 
 from .. import alerts, windows
-from ..alerts.service import with_thresholds
+from ..alerts.service import THRESHOLD_COLUMNS, with_thresholds
 from ..extensions import db
-from ..models import PHASES, VISIBILITIES, Appointment, CareLink, CheckIn, User
+from ..models import PHASES, VISIBILITIES, Appointment, CareLink, CheckIn, Practice, User
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 OWNER_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -60,8 +60,8 @@ class CheckInData:
 
         The owner is who may send it, not what was said: it stays out, so stored fingerprints keep matching.
         """
-        values = {**asdict(self), "created_at": self.created_at.isoformat()}
-        del values["owner"]
+        values = {name: getattr(self, name) for name in HASHED_FIELDS}  # `asdict` deep-copies: slow
+        values["created_at"] = self.created_at.isoformat()
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
@@ -116,6 +116,7 @@ def _created_at(value, now: datetime) -> datetime:
 # The whole schema: a field nobody reads is refused (issue 10.1), so a typo or a forged `client_id` is
 # an answer naming it, never silently ignored.
 FIELDS = frozenset(f.name for f in fields(CheckInData))
+HASHED_FIELDS = tuple(sorted(FIELDS - {"owner"}))
 NAMED_AT_MOST = 5  # unknown names quoted back, each cut to NAME_CUT characters
 NAME_CUT = 40
 
@@ -214,6 +215,29 @@ def _queries():
     return link, appointment
 
 
+def link_columns(query, client_id):
+    """`query` (the check-in route's session statement, web_session.columns_only) with what `_queries`'
+    care-link statement reads: the client's current therapist and their practice thresholds, under the
+    same names. The check-in then needs no statement of its own to find them (issue 12)."""
+    link = aliased(CareLink, name="checkin_link")
+    therapist = aliased(User, name="checkin_therapist")
+    practice = aliased(Practice, name="checkin_practice")
+    newest = (
+        select(CareLink.id)
+        .where(CareLink.client_id == client_id, CareLink.ended_at.is_(None))
+        .order_by(CareLink.started_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    thresholds = (getattr(practice, column.key).label(column.key) for column in THRESHOLD_COLUMNS)
+    return (
+        query.add_columns(link.therapist_id.label("therapist_id"), *thresholds)
+        .outerjoin(link, link.id == newest)
+        .outerjoin(therapist, therapist.id == link.therapist_id)
+        .outerjoin(practice, practice.id == therapist.practice_id)
+    )
+
+
 @cache
 def _insert(dialect: str):
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id for `dialect`, built once per process."""
@@ -222,14 +246,18 @@ def _insert(dialect: str):
     return insert(table).on_conflict_do_nothing().returning(table.c.id)
 
 
-def _therapist_for(client: User, data: CheckInData):
+def _therapist_for(client: User, data: CheckInData, link=None):
     """(therapist id, appointment id, the therapist's practice thresholds as a row) in one statement,
-    after checking the appointment is the client's and open."""
+    after checking the appointment is the client's and open. `link`: a row of `link_columns`, when
+    the caller read the care link already."""
     by_link, by_appointment = _queries()
     if data.appointment_id is None:
-        # Columns only: the session's connection runs it without the ORM's per-statement work.
-        row = db.session.connection().execute(by_link, {"client_id": client.id}).first()
-        return (row.therapist_id, None, row) if row else (None, None, None)
+        if link is None:
+            # Columns only: the session's connection runs it without the ORM's per-statement work.
+            link = db.session.connection().execute(by_link, {"client_id": client.id}).first()
+        if link is None or link.therapist_id is None:
+            return None, None, None
+        return link.therapist_id, None, link
     row = db.session.execute(by_appointment, {"appointment_id": data.appointment_id}).first()
     appointment = row.Appointment if row else None
     if appointment is None or appointment.client_id != client.id:
@@ -262,11 +290,17 @@ def _insert_once(values: dict) -> int | None:
 
 
 def submit(
-    client: User, data: CheckInData, *, now: datetime, client_owner: str | None = None
+    client: User,
+    data: CheckInData,
+    *,
+    now: datetime,
+    client_owner: str | None = None,
+    link=None,
 ) -> tuple[CheckIn, bool]:
     """Store `data` once for `client`, whose `owner_tag` is `client_owner`; return (check-in, created).
     The caller commits. Without `client_owner` (the demo seed, domain tests) a body naming an owner is
     refused, so only the HTTP view, which knows the signed-in person, can accept a phone's queue item.
+    `link`: the client's care link as `link_columns` read it with the session, if it was.
 
     The insert comes first and the unique constraints decide (issue 12: a new check-in is the common
     case, so it costs no lookup): a replay of the same key, racing or not, returns the stored row, also
@@ -274,7 +308,7 @@ def submit(
     """
     _belongs_to(client_owner, data)
     try:
-        therapist_id, appointment_id, practice = _therapist_for(client, data)
+        therapist_id, appointment_id, practice = _therapist_for(client, data, link)
     except CheckInError:
         existing = find(client, data.idempotency_key)
         if existing is not None:

@@ -1,7 +1,5 @@
 """HTTP views (thin: parse, authorise, render)."""
 
-import json
-
 from flask import current_app, g, jsonify, render_template, request
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
@@ -11,8 +9,9 @@ from ..auth.recovery import visible_since
 from ..errors import error_response
 from ..extensions import csrf, db, limiter
 from ..i18n import plural_samples
+from ..inputs import body_json
 from ..models import utcnow
-from ..web_session import login_required
+from ..web_session import columns_only, login_required
 from . import bp, queries, service
 from .history import by_session, panels
 
@@ -91,6 +90,7 @@ def check_in_without_script():
 
 
 @bp.get("/api/check-ins/owner")
+@columns_only
 @login_required()
 def owner():
     """Who is signed in, as the phone's queue names them, and the CSRF token to send with. The page and
@@ -98,23 +98,19 @@ def owner():
     return jsonify(owner=_owner(g.user), csrf_token=generate_csrf())
 
 
-def _json_body():
-    """The request body as JSON, or None for anything unparsable (including absurd nesting)."""
-    try:
-        return json.loads(request.get_data(cache=False) or b"")
-    except (ValueError, RecursionError, UnicodeDecodeError):
-        return None
-
-
 @bp.post("/api/check-ins")
+# g.user's id and role only (no ORM user, no passkeys), and the care link in the same statement
+@columns_only(also=service.link_columns)
 @login_required("client")
 @limiter.limit(SUBMIT_LIMIT, key_func=_per_user)
 def submit():
     now = utcnow()
-    body = _json_body()
+    body = body_json()  # parsed once, by the input guard that already read it
     try:
         data = service.parse(body, now=now)
-        row, created = service.submit(g.user, data, now=now, client_owner=_owner(g.user))
+        row, created = service.submit(
+            g.user, data, now=now, client_owner=_owner(g.user), link=g.session_extra
+        )
     except service.CheckInError as err:
         db.session.rollback()
         payload = {"error": str(err.message)}
