@@ -225,6 +225,12 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--faults", type=float, default=0.1, help="failure mode: share of pushes that fail"
     )
+    parser.add_argument(
+        "--fault-reminders",
+        type=int,
+        default=2000,
+        help="failure mode: due reminders (each injected stall waits out the 1 s push timeout)",
+    )
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite bench/README.md")
     args = parser.parse_args(argv)
     logging.disable(logging.INFO)  # the app's request and audit lines would bury the figures
@@ -262,9 +268,9 @@ def main(argv=None) -> int:
         if "faults" in only:
             with database(kind) as url:
                 print(f"{label}: reminders with injected failures ...", flush=True)
-                devices = max(10, args.reminders // 10)
+                count = args.fault_reminders
                 r = reminders.run_faults(
-                    url, count=args.reminders, devices=devices, rate=args.faults
+                    url, count=count, devices=max(10, count // 10), rate=args.faults
                 )
                 raw[f"{kind}/faults"] = r
                 rows += fault_rows(kind, r, args.faults)
