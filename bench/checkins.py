@@ -12,7 +12,7 @@ the CPU of one request is worth measuring on its own, in process and without the
 
 sends the same check-ins through the Flask test client to both apps, in turns, and prints the CPU
 seconds per request of each (on PostgreSQL also the CPU of each app's database backend), and the wall
-time per request. `--pre-ping` runs the app with SQLAlchemy's `pool_pre_ping` (a ping per checkout),
+time per request. `--rate-limits` turns the limits on (memory storage). `--pre-ping` runs the app with SQLAlchemy's `pool_pre_ping` (a ping per checkout),
 against which the idle-only ping of app/extensions.py was measured.
 """
 
@@ -198,7 +198,14 @@ def _csrf_in_process(test_client, person: live.Client) -> str:
 
 
 def cpu_per_request(
-    url: str, *, requests: int, clients: int, turns: int = 4, profile=None, pre_ping=False
+    url: str,
+    *,
+    requests: int,
+    clients: int,
+    turns: int = 4,
+    profile=None,
+    pre_ping=False,
+    rate_limits=False,
 ) -> dict:
     """{side: {'cpu_ms', 'db_cpu_ms'}} per request for the check-in and the floor, in this process,
     through the Flask test client (the client's own work weighs on both), in alternating turns."""
@@ -206,7 +213,11 @@ def cpu_per_request(
     floor.create_tables(url)
     secret = secrets.token_hex(32)
     people = signed_in_clients(url, secret, "http://localhost", clients)
-    config = {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret, "RATELIMIT_ENABLED": False}
+    config = {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": secret,
+        "RATELIMIT_ENABLED": rate_limits,
+    }
     if pre_ping:
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     attune = create_app({**config, "ORIGIN": "http://localhost"})
@@ -276,6 +287,11 @@ def main(argv=None) -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--profile", help="write a cProfile (CPU time) of the check-in side here")
     parser.add_argument("--pre-ping", action="store_true", help="the app pings on every checkout")
+    parser.add_argument(
+        "--rate-limits",
+        action="store_true",
+        help="limits on (memory storage; keep --requests / --clients under the 60/minute per client)",
+    )
     args = parser.parse_args(argv)
     logging.disable(logging.INFO)
     with ExitStack() as stack:
@@ -292,6 +308,7 @@ def main(argv=None) -> None:
             clients=args.clients,
             profile=args.profile,
             pre_ping=args.pre_ping,
+            rate_limits=args.rate_limits,
         )
     check_in, bare = result["check-in"], result["floor"]
     for side, values in result.items():
