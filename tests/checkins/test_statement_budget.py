@@ -25,6 +25,14 @@ MAX_STATEMENTS = 4
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
+def writes(statement: str) -> bool:
+    """INSERT, UPDATE or DELETE, also inside a WITH (PostgreSQL's insert that reads the history)."""
+    text = statement.lstrip().upper()
+    return text.startswith(WRITES) or (
+        text.startswith("WITH") and any(f"({w} " in text for w in WRITES)
+    )
+
+
 @dataclass
 class Traffic:
     statements: list[str] = field(default_factory=list)
@@ -32,7 +40,7 @@ class Traffic:
     open: list[str] = field(default_factory=list)
 
     def write_transactions(self) -> int:
-        return sum(any(s.lstrip().upper().startswith(WRITES) for s in t) for t in self.commits)
+        return sum(any(writes(s) for s in t) for t in self.commits)
 
     def after_last_commit(self) -> list[str]:
         return self.open
