@@ -44,7 +44,9 @@ def from_env(instance_path: str) -> dict:
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": database_url(os.environ.get("DATABASE_URL"), instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No ping per checkout (a round trip per request, issue 12): the pool pings only a connection
+        # idle longer than this, which a restart or an idle cut may have killed (app/extensions.py).
+        "DATABASE_PING_IDLE_SECONDS": float(os.environ.get("DATABASE_PING_IDLE_SECONDS", "5")),
         "ORIGIN": origin,
         "RP_ID": os.environ.get("RP_ID", origin.split("://", 1)[1].split(":")[0]),
         "RP_NAME": os.environ.get("RP_NAME", "Attune"),

@@ -1,11 +1,14 @@
 """Extension objects, created once and bound to an app in `create_app`."""
 
+import time
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase
 
 from .security import HeaderFirstCSRF
@@ -30,7 +33,52 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
-db = SQLAlchemy(model_class=Base)
+IDLE_SINCE = "attune_idle_since"  # key in a pool record's `info`: when the connection came back
+
+
+def ping_when_idle(engine, idle_seconds: float, *, listen=event.listen) -> None:
+    """Ping a pooled connection on checkout only when it sat idle longer than `idle_seconds`.
+
+    `pool_pre_ping` pings on every checkout: one more round trip per request on PostgreSQL (issue 12).
+    A connection back from a request a moment ago is almost surely alive; one idle for a while may
+    have been cut by a restart or an idle timeout. A failed ping raises InvalidatePoolError: the pool
+    drops this connection and every older one (a restart killed them all) and connects afresh, so the
+    request or the reminder pass never sees the dead one (SQLAlchemy's "Dealing with Disconnects").
+    """
+
+    def returned(_dbapi_connection, record) -> None:
+        if record is not None:  # None: detached or invalidated, so never checked out again
+            record.info[IDLE_SINCE] = time.monotonic()
+
+    def taken(dbapi_connection, record, _proxy) -> None:
+        since = record.info.pop(IDLE_SINCE, None)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # a new connection, or one in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as err:  # noqa: BLE001 - whatever broke it, a fresh connection is the answer
+            raise InvalidatePoolError(f"idle connection failed its ping: {err}") from err
+
+    listen(engine, "checkin", returned)
+    listen(engine, "checkout", taken)
+
+
+class PingingSQLAlchemy(SQLAlchemy):
+    """Flask-SQLAlchemy whose engines ping only connections idle past DATABASE_PING_IDLE_SECONDS
+    (`ping_when_idle`); SQLite has no server to lose, so its engines get no listeners."""
+
+    def init_app(self, app) -> None:
+        super().init_app(app)
+        idle = app.config.get("DATABASE_PING_IDLE_SECONDS")
+        if idle is None:
+            return
+        with app.app_context():
+            for engine in self.engines.values():
+                if engine.dialect.name != "sqlite":
+                    ping_when_idle(engine, float(idle))
+
+
+db = PingingSQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True, render_item=render_item)
 csrf = HeaderFirstCSRF()  # Flask-WTF's, without parsing a JSON body as a form (app/security.py)
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

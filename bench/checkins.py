@@ -11,7 +11,9 @@ the CPU of one request is worth measuring on its own, in process and without the
     .venv/bin/python -m bench.checkins --db sqlite --requests 2000 [--profile out.prof]
 
 sends the same check-ins through the Flask test client to both apps, in turns, and prints the CPU
-seconds per request of each (on PostgreSQL also the CPU of each app's database backend).
+seconds per request of each (on PostgreSQL also the CPU of each app's database backend), and the wall
+time per request. `--rate-limits` turns the limits on (memory storage). `--pre-ping` runs the app with SQLAlchemy's `pool_pre_ping` (a ping per checkout),
+against which the idle-only ping of app/extensions.py was measured.
 """
 
 import argparse
@@ -195,14 +197,29 @@ def _csrf_in_process(test_client, person: live.Client) -> str:
     return answer.get_json()["csrf_token"]
 
 
-def cpu_per_request(url: str, *, requests: int, clients: int, turns: int = 4, profile=None) -> dict:
+def cpu_per_request(
+    url: str,
+    *,
+    requests: int,
+    clients: int,
+    turns: int = 4,
+    profile=None,
+    pre_ping=False,
+    rate_limits=False,
+) -> dict:
     """{side: {'cpu_ms', 'db_cpu_ms'}} per request for the check-in and the floor, in this process,
     through the Flask test client (the client's own work weighs on both), in alternating turns."""
     live.migrate(url)
     floor.create_tables(url)
     secret = secrets.token_hex(32)
     people = signed_in_clients(url, secret, "http://localhost", clients)
-    config = {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret, "RATELIMIT_ENABLED": False}
+    config = {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": secret,
+        "RATELIMIT_ENABLED": rate_limits,
+    }
+    if pre_ping:
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     attune = create_app({**config, "ORIGIN": "http://localhost"})
     os.environ.setdefault("DATABASE_URL", url)
     bare = floor.create_app()
@@ -222,7 +239,7 @@ def cpu_per_request(url: str, *, requests: int, clients: int, turns: int = 4, pr
         return floor_client.post("/floor", data=body, headers=headers)
 
     sides = {"check-in": (attune, db, check_in), "floor": (bare, floor.db, floor_insert)}
-    totals = {side: [0.0, 0.0, 0] for side in sides}
+    totals = {side: [0.0, 0.0, 0, 0.0] for side in sides}  # CPU, backend CPU, requests, wall
     profiler = cProfile.Profile(time.process_time) if profile else None
     for turn in range(turns + 1):  # turn 0 warms both apps up and is not counted
         order = list(sides) if turn % 2 else list(sides)[::-1]
@@ -236,6 +253,7 @@ def cpu_per_request(url: str, *, requests: int, clients: int, turns: int = 4, pr
             with flask_app.app_context():
                 engine = database.engine
             before_db, before = _backend_cpu(engine), time.process_time()
+            started = time.perf_counter()
             if profiler and side == "check-in" and turn:
                 profiler.enable()
             for i, body in enumerate(bodies):
@@ -247,6 +265,7 @@ def cpu_per_request(url: str, *, requests: int, clients: int, turns: int = 4, pr
                 totals[side][0] += time.process_time() - before
                 totals[side][1] += _backend_cpu(engine) - before_db
                 totals[side][2] += n
+                totals[side][3] += time.perf_counter() - started
     if profiler:
         profiler.dump_stats(profile)
     for flask_app, database, _ in sides.values():
@@ -254,8 +273,8 @@ def cpu_per_request(url: str, *, requests: int, clients: int, turns: int = 4, pr
             database.session.remove()
             database.engine.dispose()
     return {
-        side: {"cpu_ms": 1000 * cpu / n, "db_cpu_ms": 1000 * db_cpu / n}
-        for side, (cpu, db_cpu, n) in totals.items()
+        side: {"cpu_ms": 1000 * cpu / n, "db_cpu_ms": 1000 * db_cpu / n, "wall_ms": 1000 * wall / n}
+        for side, (cpu, db_cpu, n, wall) in totals.items()
     }
 
 
@@ -267,6 +286,12 @@ def main(argv=None) -> None:
     parser.add_argument("--requests", type=int, default=2000, help="per side, after a warm-up")
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--profile", help="write a cProfile (CPU time) of the check-in side here")
+    parser.add_argument("--pre-ping", action="store_true", help="the app pings on every checkout")
+    parser.add_argument(
+        "--rate-limits",
+        action="store_true",
+        help="limits on (memory storage; keep --requests / --clients under the 60/minute per client)",
+    )
     args = parser.parse_args(argv)
     logging.disable(logging.INFO)
     with ExitStack() as stack:
@@ -278,12 +303,18 @@ def main(argv=None) -> None:
                 stack.enter_context(tempfile.TemporaryDirectory()), "cpu.db"
             )
         result = cpu_per_request(
-            url, requests=args.requests, clients=args.clients, profile=args.profile
+            url,
+            requests=args.requests,
+            clients=args.clients,
+            profile=args.profile,
+            pre_ping=args.pre_ping,
+            rate_limits=args.rate_limits,
         )
     check_in, bare = result["check-in"], result["floor"]
     for side, values in result.items():
         print(
-            f"{side:9} {values['cpu_ms']:.3f} ms CPU/request, database {values['db_cpu_ms']:.3f} ms"
+            f"{side:9} {values['cpu_ms']:.3f} ms CPU/request, database {values['db_cpu_ms']:.3f} ms,"
+            f" wall {values['wall_ms']:.3f} ms (round trips and waits included)"
         )
     print(f"ratio     {check_in['cpu_ms'] / bare['cpu_ms']:.2f}x the floor's, app process")
     if args.db == "postgres":

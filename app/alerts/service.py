@@ -63,9 +63,11 @@ def with_thresholds(query, therapist_id):
 
 
 @cache
-def _history_query(with_before: bool):
+def history_query(with_before: bool):
     """The statement of `_history`, built once per process (issue 12): per check-in only its values
-    change (client_id, check_in_id, created_at, appointment_id)."""
+    change (client_id, check_in_id, created_at, appointment_id). Its columns: safe, heard, understood,
+    position (0 for the before-answer), count, mean. PostgreSQL's check-in runs it inside its insert
+    (app/checkins/service.py), where the new row is invisible and `check_in_id` may be 0."""
     earlier = _named(
         CheckIn.client_id == bindparam("client_id"),
         CheckIn.phase == "after",
@@ -96,36 +98,51 @@ def _history_query(with_before: bool):
     return union_all(*parts)
 
 
-def _history(check_in):
-    """(recent, count, mean, before) in one statement: the client's newest RECENT earlier named
-    after-answers, how many there are in all and their mean total (window functions, computed before
-    the LIMIT), and this appointment's named before-answer."""
-    values = {
+def history_values(check_in, check_in_id) -> dict:
+    """The values `history_query` takes for `check_in`."""
+    return {
         "client_id": check_in.client_id,
-        "check_in_id": check_in.id,
+        "check_in_id": check_in_id,
         "created_at": check_in.created_at,
         "appointment_id": check_in.appointment_id,
     }
-    query = _history_query(bool(check_in.appointment_id))
-    result = db.session.connection().execute(query, values)  # columns only: no ORM work needed
-    rows = sorted(result.all(), key=lambda r: r.position)
+
+
+def _history(check_in, rows=None):
+    """(recent, count, mean, before) in one statement: the client's newest RECENT earlier named
+    after-answers, how many there are in all and their mean total (window functions, computed before
+    the LIMIT), and this appointment's named before-answer. `rows`: that statement's rows when the
+    caller read them already (rows without a position, from an outer join, are skipped)."""
+    if rows is None:
+        query = history_query(bool(check_in.appointment_id))
+        values = history_values(check_in, check_in.id)
+        rows = db.session.connection().execute(query, values).all()  # columns only: no ORM work
+    rows = sorted((r for r in rows if r.position is not None), key=lambda r: r.position)
     before = _scores(rows.pop(0)) if rows and rows[0].position == 0 else None
     count, mean = (rows[0].count, rows[0].mean) if rows else (0, None)
     return [_scores(r) for r in rows], count, mean, before
 
 
-def on_check_in(check_in, *, now, practice=None) -> list[Alert]:
+def reads_history(check_in) -> bool:
+    """Whether the rules look at this check-in at all: named after-answers with a therapist only."""
+    return (
+        check_in.visibility == "named" and check_in.phase == "after" and bool(check_in.therapist_id)
+    )
+
+
+def on_check_in(check_in, *, now, practice=None, history=None) -> list[Alert]:
     """Evaluate the alert rules for a just-stored check-in and add Alert rows to the session.
 
     Called inside the check-in's transaction, after the insert, before commit. `practice` holds the
     therapist's practice thresholds (a Practice, or a row of a `with_thresholds` query); read here when
-    the caller has not.
+    the caller has not. `history`: the rows of `history_query` for it, when the caller read them with
+    its insert (issue 12: one round trip less); read here otherwise.
     """
-    if check_in.visibility != "named" or check_in.phase != "after" or not check_in.therapist_id:
+    if not reads_history(check_in):
         return []
     if practice is None:
         practice = db.session.get(User, check_in.therapist_id).practice
-    recent, count, mean, before = _history(check_in)
+    recent, count, mean, before = _history(check_in, history)
     findings = rules.evaluate(
         _scores(check_in),
         thresholds=rules.Thresholds.of(practice),
