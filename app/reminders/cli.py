@@ -5,7 +5,8 @@ batch. Not on SQLite: there the claim of the next batch would wait for the recor
 the busy handler sleeps in steps of milliseconds), so overlapping cost more than it saved.
 
 The worker outlives its database: a lost connection (a restart, a failover, an idle cut) is logged and
-retried with backoff, and the connection pool reconnects (`pool_pre_ping`).
+retried with backoff, and the connection pool pings a connection idle past DATABASE_PING_IDLE_SECONDS
+before using it, and reconnects when the ping fails (app/extensions.py).
 """
 
 import fcntl
