@@ -127,11 +127,12 @@ def published_window(
     periods: list[tuple[str, int]] | None = None,
 ) -> Window:
     """The practice's own cells, plus one therapist's (`therapist_id`) or every therapist's cells of some
-    `periods` ((kind, index) pairs); all when neither. One indexed statement over the published rows;
-    nothing is computed here: a period not yet published is pending until the periodic pass."""
+    `periods` ((kind, index) pairs); all when neither. One indexed statement over the published rows
+    (kept in the app's cache while nothing new is published; the cells are read-only); nothing is
+    computed here: a period not yet published is pending until the periodic pass."""
     months = months_window(now)
     quarters = quarters_of(months)
-    shown, decided = snapshots.load_window(
+    shown, decided = snapshots.cached_window(
         practice_id,
         snapshots.audience(visibilities),
         months,

@@ -28,7 +28,7 @@ def my_client(therapist: User, client_id: int) -> User | None:
 
 def dashboard(user: User, *, now: datetime) -> dict:
     weeks = stats.weekly(user.id, now=now, tz_name=user.time_zone)
-    labels = [format_when(w.start, "MMMd") for w in weeks]
+    labels = format_many([w.start for w in weeks], "MMMd")
     window = anonymity.published_window(user.practice_id, now=now, therapist_id=user.id)
     months, shown = window.months, window.shown
     shown_months = [c.index for c, s in shown.items() if c.scope == user.id and c.kind == "m"]

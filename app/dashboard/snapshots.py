@@ -9,8 +9,10 @@ yet" until the periodic pass publishes it.
 """
 
 from datetime import UTC, date, datetime
+from types import MappingProxyType
 
-from sqlalchemy import and_, insert, or_, select
+from flask import current_app
+from sqlalchemy import and_, func, insert, or_, select
 
 from ..extensions import db
 from ..models import PublishedCell, PublishedComment, PublishedPeriod
@@ -46,6 +48,61 @@ def published(practice_id: int, which: str, since: datetime) -> set[tuple[str, d
     return {(kind, at) for kind, at in rows}
 
 
+# Entries of one app's cache of published rows (at issue 12's size: 200 therapists' windows and
+# comments, a few admin windows); past it the cache starts again empty rather than growing.
+CACHE_LIMIT = 2048
+
+
+def _cache() -> dict:
+    """This app's cache of published windows and comments (per app, so a test's fresh database or a
+    second app in the same process never sees another's rows)."""
+    return current_app.extensions.setdefault("attune_published", {})
+
+
+def _remember(key, value) -> None:
+    cache = _cache()
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
+def stamp(practice_id: int, which: str, since: datetime) -> tuple[int | None, int]:
+    """(highest id, count) of the audience's periods from `since`: published rows are never updated and
+    only ever added (or removed with the practice), so an equal stamp means the same published rows."""
+    found = db.session.execute(
+        select(func.max(PublishedPeriod.id), func.count(PublishedPeriod.id)).where(
+            PublishedPeriod.practice_id == practice_id,
+            PublishedPeriod.audience == which,
+            PublishedPeriod.starts_at >= since,
+        )
+    ).one()
+    return found[0], found[1]
+
+
+def cached_window(
+    practice_id: int,
+    which: str,
+    months: list[date],
+    quarters: list[list[int]],
+    *,
+    therapist_id: int | None = None,
+    periods: list[tuple[str, int]] | None = None,
+):
+    """`load_window`, read-only, from this app's cache when the published rows are the same as when it
+    was loaded (one indexed statement, `stamp`): a render then builds no cell. A first read or a new
+    publication loads once more (the load itself yields the stamp, so a first read is one statement)."""
+    key = ("window", practice_id, which, months[0], therapist_id, tuple(periods or ()) or None)
+    entry = _cache().get(key)
+    if entry is not None and entry[0] == stamp(practice_id, which, instant(months[0])):
+        return entry[1], entry[2]
+    shown, decided, now_stamp = _load_window(
+        practice_id, which, months, quarters, therapist_id=therapist_id, periods=periods
+    )
+    shown, decided = MappingProxyType(shown), frozenset(decided)
+    _remember(key, (now_stamp, shown, decided))
+    return shown, decided
+
+
 def load(
     practice_id: int,
     which: str,
@@ -76,6 +133,13 @@ def load_window(
     One statement: the window's period rows (unique index on practice, audience, kind, start), each
     joined to its chosen cells by (period, therapist); a decided period without a chosen cell still
     comes back once, so a page can tell "not published yet" from "not enough responses"."""
+    return _load_window(
+        practice_id, which, months, quarters, therapist_id=therapist_id, periods=periods
+    )[:2]
+
+
+def _load_window(practice_id, which, months, quarters, *, therapist_id=None, periods=None):
+    """`load_window` plus the `stamp` of the rows it read (same statement, same snapshot)."""
     index = keys(months, quarters)
     chosen = [PublishedCell.period_id == PublishedPeriod.id]
     if therapist_id is not None:
@@ -91,6 +155,7 @@ def load_window(
         chosen.append(or_(PublishedCell.therapist_id.is_(None), *picked))
     rows = db.session.execute(
         select(
+            PublishedPeriod.id,
             PublishedPeriod.kind,
             PublishedPeriod.starts_at,
             PublishedCell.id,
@@ -108,8 +173,9 @@ def load_window(
             PublishedPeriod.starts_at >= instant(months[0]),
         )
     )
-    out, decided = {}, set()
-    for kind, at, cell_id, scope, clients, n, safe, heard, understood in rows:
+    out, decided, seen = {}, set(), set()
+    for period_id, kind, at, cell_id, scope, clients, n, safe, heard, understood in rows:
+        seen.add(period_id)
         where = index.get((kind, at))
         if where is None:
             continue
@@ -117,7 +183,7 @@ def load_window(
         if cell_id is not None:
             cell = Cell(scope, *where)
             out[cell] = Shown.of(cell, clients, n, (safe, heard, understood))
-    return out, decided
+    return out, decided, (max(seen, default=None), len(seen))
 
 
 def store(
@@ -176,10 +242,22 @@ def store(
 
 
 def load_comments(therapist_id: int, months: list[date], shown_months: list[int]):
-    """A therapist's published comments of some months, keyed by month index, in their stored order."""
+    """A therapist's published comments of some months, keyed by month index, in their stored order.
+
+    A shown month's comments were stored with its cell, in the same transaction, and are never changed
+    (not even by an erasure), so once read they are kept in this app's cache."""
     starts = {instant(months[m]): m for m in shown_months}
     if not starts:
         return {}
+    key = ("comments", therapist_id, tuple(sorted(starts.items())))
+    found = _cache().get(key)
+    if found is None:
+        found = MappingProxyType(_read_comments(therapist_id, starts))
+        _remember(key, found)
+    return found
+
+
+def _read_comments(therapist_id: int, starts: dict[datetime, int]) -> dict[int, list[str]]:
     rows = db.session.execute(
         select(PublishedPeriod.starts_at, PublishedComment.text)
         .join(PublishedComment, PublishedComment.period_id == PublishedPeriod.id)
@@ -193,4 +271,4 @@ def load_comments(therapist_id: int, months: list[date], shown_months: list[int]
     out: dict[int, list[str]] = {}
     for at, text in rows:
         out.setdefault(starts[at], []).append(text)
-    return out
+    return {m: tuple(texts) for m, texts in out.items()}

@@ -85,10 +85,60 @@ def test_a_published_render_reads_no_check_ins(ctx):
 
     event.listen(engine, "before_cursor_execute", before)
     try:
-        anonymity.practice_cells(practice_id, now=NOW, visibilities=ADMIN)
+        first = anonymity.practice_cells(practice_id, now=NOW, visibilities=ADMIN)[2]
+        assert len(seen) == 1 and "check_in" not in seen[0]
+        again = anonymity.practice_cells(practice_id, now=NOW, visibilities=ADMIN)[2]
     finally:
         event.remove(engine, "before_cursor_execute", before)
-    assert len(seen) == 1 and "check_in" not in seen[0]
+    # From the app's cache: one statement (the published rows' stamp), still no check-in read.
+    assert again == first and len(seen) == 2 and "check_in" not in seen[1]
+    assert "published_cell" not in seen[1]
+
+
+def test_a_newly_published_period_shows_on_the_next_read_of_the_same_app(ctx):
+    p, _ = busy_practice()
+    expected = one_pass(p, ("anonymous",))
+    assert expected
+    window = anonymity.published_window(p.id, now=NOW)
+    assert window.shown == {} and window.decided == set()  # cached: nothing published yet
+    anonymity.refresh(p, now=NOW)
+    db.session.commit()
+    window = anonymity.published_window(p.id, now=NOW)
+    assert window.shown == expected and len(window.decided) == 12 + len(window.quarters)
+
+
+def test_the_cache_never_shows_one_practice_the_cells_of_another(ctx):
+    p1, _ = busy_practice(seed=7)
+    p2, _ = busy_practice(seed=8)
+    expected = {p.id: one_pass(p, ADMIN) for p in (p1, p2)}
+    assert expected[p1.id] and expected[p1.id] != expected[p2.id]
+    anonymity.refresh(p1, now=NOW)
+    db.session.commit()
+    assert anonymity.practice_cells(p1.id, now=NOW, visibilities=ADMIN)[2] == expected[p1.id]
+    assert anonymity.practice_cells(p2.id, now=NOW, visibilities=ADMIN)[2] == {}
+    anonymity.refresh(p2, now=NOW)
+    db.session.commit()
+    for p in (p1, p2):
+        assert anonymity.practice_cells(p.id, now=NOW, visibilities=ADMIN)[2] == expected[p.id]
+
+
+def test_cached_cells_and_comments_are_read_only(ctx):
+    p, _ = busy_practice()
+    anonymity.refresh(p, now=NOW)
+    db.session.commit()
+    window = anonymity.published_window(p.id, now=NOW)
+    cell = next(iter(window.shown))
+    with pytest.raises(TypeError):
+        window.shown[cell] = None
+    with pytest.raises(AttributeError):
+        window.decided.add(("m", 0))
+    therapist = next(c.scope for c in window.shown if c.scope is not None and c.kind == "m")
+    months = anonymity.months_window(NOW)
+    shown = [c.index for c in window.shown if c.scope == therapist and c.kind == "m"]
+    texts = anonymity.comments(therapist, months, shown)
+    assert texts and texts == anonymity.comments(therapist, months, shown)
+    with pytest.raises(TypeError):
+        texts[shown[0]] = ("changed",)
 
 
 def test_erasure_keeps_published_cells_and_comments(ctx):
