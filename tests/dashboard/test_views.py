@@ -497,3 +497,19 @@ def test_after_an_erasure_the_render_reads_the_same_published_cells_the_same_way
     after = count_statements(app, lambda: client.get("/dashboard"))
     assert [_flat(s) for s in after] == [_flat(s) for s in before]
     assert anonymity.practice_cells(world["p"].id, now=NOW, therapist_id=t1.id)[2] == cells
+
+
+def test_this_weeks_links_are_the_routes_own_for_every_client(ctx):
+    from flask import url_for
+
+    from app.dashboard import pages
+
+    p, t1, _, c1, _, _ = team()
+    others = [factories.user(p, "client", therapist=t1) for _ in range(11)]
+    for i, person in enumerate([c1, *others]):
+        appointment(t1, person, NOW + timedelta(hours=1 + i))
+    db.session.commit()
+    with ctx.test_request_context():
+        rows = pages._week_rows(t1, NOW)
+        expected = {url_for("dashboard.client", client_id=c.id) for c in [c1, *others]}
+    assert len(rows) == 12 and {r.url for r in rows} == expected
