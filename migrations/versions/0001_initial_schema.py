@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 07:13:00.021718
+Create Date: 2026-11-30 08:22:05.208870
 
 """
 
@@ -163,7 +163,7 @@ def upgrade():
         )
         batch_op.create_index(batch_op.f("ix_appointment_series_id"), ["series_id"], unique=False)
         batch_op.create_index(
-            "ix_appointment_therapist_starts", ["therapist_id", "starts_at"], unique=False
+            "ix_appointment_therapist_starts", ["therapist_id", "starts_at", "status"], unique=False
         )
 
     op.create_table(
@@ -395,6 +395,20 @@ def upgrade():
         sa.UniqueConstraint("client_id", "idempotency_key", name=op.f("uq_check_in_client_id")),
     )
     with op.batch_alter_table("check_in", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_check_in_appointment_named",
+            [
+                "appointment_id",
+                "phase",
+                "visibility",
+                "therapist_id",
+                "created_at",
+                "safe",
+                "heard",
+                "understood",
+            ],
+            unique=False,
+        )
         batch_op.create_index("ix_check_in_client_time", ["client_id", "created_at"], unique=False)
         batch_op.create_index(
             "ix_check_in_therapist_time",
@@ -407,6 +421,7 @@ def upgrade():
                 "safe",
                 "heard",
                 "understood",
+                "appointment_id",
             ],
             unique=False,
         )
@@ -573,6 +588,7 @@ def downgrade():
     with op.batch_alter_table("check_in", schema=None) as batch_op:
         batch_op.drop_index("ix_check_in_therapist_time")
         batch_op.drop_index("ix_check_in_client_time")
+        batch_op.drop_index("ix_check_in_appointment_named")
 
     op.drop_table("check_in")
     with op.batch_alter_table("push_subscription", schema=None) as batch_op:
