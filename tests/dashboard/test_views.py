@@ -499,17 +499,43 @@ def test_after_an_erasure_the_render_reads_the_same_published_cells_the_same_way
     assert anonymity.practice_cells(world["p"].id, now=NOW, therapist_id=t1.id)[2] == cells
 
 
+def _thursday_noon(therapist):
+    """Midweek in the therapist's zone, so sessions hours either side fall in the same week."""
+    from app.dashboard import stats
+
+    return stats.week_starts(NOW, therapist.time_zone, weeks=1)[0] + timedelta(days=3, hours=12)
+
+
 def test_this_weeks_links_are_the_routes_own_for_every_client(ctx):
     from flask import url_for
 
     from app.dashboard import pages
 
     p, t1, _, c1, _, _ = team()
+    now = _thursday_noon(t1)
     others = [factories.user(p, "client", therapist=t1) for _ in range(11)]
     for i, person in enumerate([c1, *others]):
-        appointment(t1, person, NOW + timedelta(hours=1 + i))
+        appointment(t1, person, now + timedelta(hours=1 + i))
     db.session.commit()
     with ctx.test_request_context():
-        rows = pages._week_rows(t1, NOW)
+        rows = pages._week_rows(t1, now)
         expected = {url_for("dashboard.client", client_id=c.id) for c in [c1, *others]}
     assert len(rows) == 12 and {r.url for r in rows} == expected
+
+
+def test_this_weeks_rows_escape_names_and_say_each_status(ctx):
+    from app.dashboard import pages
+
+    p, t1, _, c1, _, _ = team()
+    now = _thursday_noon(t1)
+    c1.display_name = '<img src=x onerror="alert(1)">&'
+    late = appointment(t1, c1, now - timedelta(hours=3))  # before done, after due
+    soon = appointment(t1, factories.user(p, "client", therapist=t1), now + timedelta(hours=30))
+    check_in(c1, t1, (5, 5, 5), at=late.starts_at - timedelta(hours=1), phase="before", appt=late)
+    db.session.commit()
+    with ctx.test_request_context():
+        html = "\n".join(pages.week_table(pages._week_rows(t1, now)))
+    assert "<img" not in html and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;&amp;" in html
+    assert html.count("<tr>") == 2 and soon.starts_at.isoformat() in html
+    assert '<td class="st-done">done</td><td class="st-due">due now</td>' in html
+    assert '<td class="st-later">not yet open</td><td class="st-later">not yet open</td>' in html
