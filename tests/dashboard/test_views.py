@@ -539,3 +539,23 @@ def test_this_weeks_rows_escape_names_and_say_each_status(ctx):
     assert html.count("<tr>") == 2 and soon.starts_at.isoformat() in html
     assert '<td class="st-done">done</td><td class="st-due">due now</td>' in html
     assert '<td class="st-later">not yet open</td><td class="st-later">not yet open</td>' in html
+
+
+def test_client_check_in_rows_escape_comments_and_write_times_as_format_when(ctx):
+    from app.dashboard import pages
+    from app.i18n import format_when
+
+    _, t1, _, c1, _, _ = team()
+    rows = [
+        check_in(c1, t1, (1, 2, 3), at=NOW - timedelta(days=d, hours=d), phase=phase, comment=text)
+        for d, phase, text in ((1, "before", "<script>x()</script>"), (9, "after", 'a "b" & c'))
+    ]
+    db.session.commit()
+    with ctx.test_request_context():
+        html = "\n".join(pages.check_in_rows(rows))
+        whens = [format_when(r.created_at, "MMMEd", clock=True) for r in rows]
+    assert "<script>" not in html and "&lt;script&gt;x()&lt;/script&gt;" in html
+    assert "a &#34;b&#34; &amp; c" in html
+    for r, when in zip(rows, whens, strict=True):
+        assert f'<td><time datetime="{r.created_at.isoformat()}">{when}</time></td>' in html
+    assert "<td>before</td><td>1</td><td>2</td><td>3</td>" in html and "<td>after</td>" in html
