@@ -559,3 +559,17 @@ def test_client_check_in_rows_escape_comments_and_write_times_as_format_when(ctx
     for r, when in zip(rows, whens, strict=True):
         assert f'<td><time datetime="{r.created_at.isoformat()}">{when}</time></td>' in html
     assert "<td>before</td><td>1</td><td>2</td><td>3</td>" in html and "<td>after</td>" in html
+
+
+def test_admin_therapist_rows_escape_names_and_show_dashes_for_hidden_cells():
+    from types import SimpleNamespace
+
+    from app.dashboard import pages
+
+    theo = SimpleNamespace(display_name="<b>Theo</b> & co")
+    cell = SimpleNamespace(safe=7.5, heard=8.0, understood=6.25)
+    (row,) = pages.therapist_table([(theo, [cell, None, None, cell])])
+    assert row == (
+        '<tr><th scope="row">&lt;b&gt;Theo&lt;/b&gt; &amp; co</th><td>7.5 / 8.0 / 6.25</td>'
+        "<td>–</td><td>–</td><td>7.5 / 8.0 / 6.25</td></tr>"
+    )
