@@ -88,7 +88,7 @@ def cached_window(
     therapist_id: int | None = None,
     periods: list[tuple[str, int]] | None = None,
 ):
-    """`load_window`, read-only, from this app's cache when the published rows are the same as when it
+    """`_load_window`'s cells and decided periods, read-only, from this app's cache when the published rows are the same as when it
     was loaded (one indexed statement, `stamp`): a render then builds no cell. A first read or a new
     publication loads once more (the load itself yields the stamp, so a first read is one statement)."""
     key = ("window", practice_id, which, months[0], therapist_id, tuple(periods or ()) or None)
@@ -114,32 +114,18 @@ def load(
 ) -> dict[Cell, Shown]:
     """The published cells of the window: the practice's, plus one therapist's (`therapist_id`) or every
     therapist's cells of `periods`; all of them when neither is given."""
-    return load_window(
+    return _load_window(
         practice_id, which, months, quarters, therapist_id=therapist_id, periods=periods
     )[0]
 
 
-def load_window(
-    practice_id: int,
-    which: str,
-    months: list[date],
-    quarters: list[list[int]],
-    *,
-    therapist_id: int | None = None,
-    periods: list[tuple[str, int]] | None = None,
-) -> tuple[dict[Cell, Shown], set[tuple[str, int]]]:
-    """(cells as `load` gives them, the (kind, index) of every period of the window already decided).
+def _load_window(practice_id, which, months, quarters, *, therapist_id=None, periods=None):
+    """(cells as `load` gives them, the (kind, index) of every period of the window already decided,
+    the `stamp` of the rows it read).
 
     One statement: the window's period rows (unique index on practice, audience, kind, start), each
     joined to its chosen cells by (period, therapist); a decided period without a chosen cell still
     comes back once, so a page can tell "not published yet" from "not enough responses"."""
-    return _load_window(
-        practice_id, which, months, quarters, therapist_id=therapist_id, periods=periods
-    )[:2]
-
-
-def _load_window(practice_id, which, months, quarters, *, therapist_id=None, periods=None):
-    """`load_window` plus the `stamp` of the rows it read (same statement, same snapshot)."""
     index = keys(months, quarters)
     chosen = [PublishedCell.period_id == PublishedPeriod.id]
     if therapist_id is not None:
