@@ -193,7 +193,7 @@ def resume_columns(token: str, *, now: datetime, also=None):
     row = db.session.connection().execute(query, values).first()
     if row is None or row.s_revoked_at is not None or not row.u_active:
         return None
-    if now - row.s_last_seen_at > IDLE[row.u_role] or now - row.s_created_at > ABSOLUTE[row.u_role]:
+    if timed_out(row.u_role, row.s_created_at, row.s_last_seen_at, now=now):
         resume(token, now=now)  # the ORM path revokes it (and commits that)
         return None
     mapping = row._mapping
@@ -219,14 +219,18 @@ def columns_only(view=None, *, also=None):
     return mark(view) if view is not None else mark
 
 
+def timed_out(role: str, created_at: datetime, last_seen_at: datetime, *, now: datetime) -> bool:
+    """Past the role's idle or absolute lifetime: the one rule both lookups (ORM and columns) apply."""
+    return now - last_seen_at > IDLE[role] or now - created_at > ABSOLUTE[role]
+
+
 def resume(token: str, *, now: datetime) -> UserSession | None:
     """The live session for `token`, or None when revoked, timed out or the user is inactive."""
     query, values = _session_query(), {"token_hash": token_hash(token)}
     row = db.session.scalars(query, values).unique().first()
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
-    role = row.user.role
-    if now - row.last_seen_at > IDLE[role] or now - row.created_at > ABSOLUTE[role]:
+    if timed_out(row.user.role, row.created_at, row.last_seen_at, now=now):
         row.revoked_at = now
         db.session.commit()
         return None
@@ -255,15 +259,18 @@ def load_user() -> None:
     g.user_session = row
     g.user = row.user
     if db.session.is_modified(row):
-        _keep_touch_for(row)
+        _save_touch(row.id, row.last_seen_at, by_statement=False)
 
 
-def _keep_touch_for(row: UserSession) -> None:
-    """A read commits the new last-seen time now; a write's own commit carries it (`keep_touch`)."""
-    if request.method in READ_METHODS:
-        db.session.commit()
-    else:
-        g.touch = Touch(row.id, row.last_seen_at)
+def _save_touch(session_id: int, at: datetime, *, by_statement: bool) -> None:
+    """A read commits the new last-seen time now; a write's own commit carries it (`keep_touch`).
+    `by_statement`: no ORM object holds the new time, so an UPDATE carries it."""
+    if request.method not in READ_METHODS:
+        g.touch = Touch(session_id, at, by_statement=by_statement)  # see _carry_touch
+        return
+    if by_statement:
+        db.session.execute(_touch_statement(session_id, at))
+    db.session.commit()
 
 
 def _load_columns(token: str, also) -> None:
@@ -276,11 +283,7 @@ def _load_columns(token: str, also) -> None:
     g.session_extra = row if also is not None else None
     if now - g.user_session.last_seen_at > TOUCH_EVERY:
         g.user_session.last_seen_at = now
-        if request.method in READ_METHODS:
-            db.session.execute(_touch_statement(g.user_session.id, now))
-            db.session.commit()
-        else:
-            g.touch = Touch(g.user_session.id, now, by_statement=True)  # see _carry_touch
+        _save_touch(g.user_session.id, now, by_statement=True)
 
 
 def _carry_touch(_session) -> None:
