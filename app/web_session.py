@@ -32,7 +32,7 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
-from sqlalchemy import bindparam, event, select, update
+from sqlalchemy import and_, bindparam, event, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
@@ -196,10 +196,46 @@ def resume_columns(token: str, *, now: datetime, also=None):
     if timed_out(row.u_role, row.s_created_at, row.s_last_seen_at, now=now):
         resume(token, now=now)  # the ORM path revokes it (and commits that)
         return None
+    return (*columns_of(row), row)
+
+
+def columns_of(row) -> tuple[Columns, Columns]:
+    """(session, user) as Columns, from a row of `_columns_query` (or a statement built on it)."""
     mapping = row._mapping
     user = Columns(User, {name: mapping[f"u_{name}"] for name in USER_COLUMNS})
     session_row = Columns(UserSession, {name: mapping[f"s_{name}"] for name in SESSION_COLUMNS})
-    return session_row, user, row
+    return session_row, user
+
+
+def columns_query(also=None):
+    """The statement `resume_columns` runs (bound: `token_hash`), for a route that runs it inside its
+    own statement (issue 12: the check-in's insert) and filters its row with `needs_nothing`."""
+    return _columns_query(also)
+
+
+def needs_nothing(row, role: str):
+    """The condition, on `row` (the columns of `columns_query`), that its session needs nothing done
+    this request: live (not revoked, user active, within the idle and absolute lifetimes), of `role`,
+    and touched recently enough that no touch is due. Bound: those of `needs_nothing_values`. When a
+    route's statement finds no such row, `load_deferred` takes the usual way, which revokes, touches or
+    refuses as each case needs. Same rules as `timed_out` and the touch: a session exactly at a limit
+    is still live."""
+    return and_(
+        row.s_revoked_at.is_(None),
+        row.u_active.is_(True),
+        row.u_role == role,
+        row.s_last_seen_at >= bindparam("fresh_since"),
+        row.s_created_at >= bindparam("born_since"),
+    )
+
+
+def needs_nothing_values(token: str, *, role: str, now: datetime) -> dict:
+    """The values `columns_query` and `needs_nothing` take for the session of cookie token `token`."""
+    return {
+        "token_hash": token_hash(token),
+        "fresh_since": now - min(TOUCH_EVERY, IDLE[role]),
+        "born_since": now - ABSOLUTE[role],
+    }
 
 
 def columns_only(view=None, *, also=None):
@@ -217,6 +253,23 @@ def columns_only(view=None, *, also=None):
         return view
 
     return mark(view) if view is not None else mark
+
+
+def session_in_view(view):
+    """Mark a view that checks the session inside its own statement (`columns_query`, `needs_nothing`):
+    `load_user` only
+    reads the cookie's token into `g.session_token`, and the view calls `load_deferred` when its
+    statement found no session that needs nothing. `g.user` is None until one of the two sets it."""
+    view.session_in_view = True
+    return view
+
+
+def load_deferred(also=None) -> None:
+    """The usual columns lookup for a `session_in_view` route, after its own statement found nothing:
+    revokes a timed-out session, carries a due touch, and leaves `g.user` None when signed out."""
+    token = g.get("session_token")
+    if token:
+        _load_columns(token, also)
 
 
 def timed_out(role: str, created_at: datetime, last_seen_at: datetime, *, now: datetime) -> bool:
@@ -249,6 +302,9 @@ def load_user() -> None:
     if not token:
         return
     view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "session_in_view", False):
+        g.session_token = token
+        return
     if getattr(view, "session_columns_only", False):
         _load_columns(token, view.session_columns_also)
         return

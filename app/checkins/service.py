@@ -30,6 +30,7 @@ from ..alerts.service import (
 )
 from ..extensions import db
 from ..models import PHASES, VISIBILITIES, Appointment, CareLink, CheckIn, Practice, User
+from ..web_session import columns_query, needs_nothing, needs_nothing_values
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 OWNER_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -330,6 +331,99 @@ def _insert_once(values: dict) -> tuple[int | None, list | None]:
     return (rows[0].new_id, rows) if rows else (None, None)
 
 
+# The stored columns that come from the body (and the time it arrived), not from who sent it.
+ANSWER_COLUMNS = (
+    "phase",
+    "safe",
+    "heard",
+    "understood",
+    "comment",
+    "visibility",
+    "idempotency_key",
+    "body_hash",
+    "created_at",
+    "received_at",
+)
+
+
+def _answers(data: CheckInData, now: datetime) -> dict:
+    values = {name: getattr(data, name) for name in ANSWER_COLUMNS[:-3]}
+    return {
+        **values,
+        "body_hash": data.body_hash(),
+        "created_at": data.created_at,
+        "received_at": now,
+    }
+
+
+@cache
+def _signed_in_insert(with_history: bool):
+    """PostgreSQL, an unscheduled check-in: the session check (`session_query`, web_session's
+    `needs_nothing` with `link_columns`), the insert and, `with_history`, the alert rules' history as
+    one statement (issue 12: one round trip, as many as the bare insert's). The client and therapist
+    come from the session's row, the answers are bound as `new_<column>`. `new_id` None: no session
+    that needs nothing, no therapist, or the key is taken. The session is filtered where the insert
+    reads it, not inside the CTE: there the planner would start from the users, not the token."""
+    signed_in = columns_query(link_columns).cte("signed_in")
+    table = CheckIn.__table__
+    answers = list(ANSWER_COLUMNS)
+    rows = select(
+        signed_in.c.u_id,
+        signed_in.c.therapist_id,
+        *(bindparam(f"new_{name}", type_=table.c[name].type) for name in answers),
+    ).where(signed_in.c.therapist_id.is_not(None), needs_nothing(signed_in.c, "client"))
+    inserted = (
+        postgresql.insert(table)
+        .from_select(["client_id", "therapist_id", *answers], rows)
+        .on_conflict_do_nothing()
+        .returning(table.c.id)
+        .cte("new_check_in")
+    )
+    query = select(signed_in, inserted.c.id.label("new_id")).select_from(
+        signed_in.outerjoin(inserted, true())
+    )
+    if not with_history:
+        return query
+    client = select(signed_in.c.u_id).scalar_subquery()
+    history = history_query(False, client).subquery("history")
+    return query.add_columns(*history.c).outerjoin(history, true())
+
+
+def submit_signed_in(token: str, data: CheckInData, *, now: datetime, secret):
+    """Store `data` in one statement that also checks the session of cookie token `token` (PostgreSQL,
+    unscheduled check-ins: issue 12's common case); return (check-in, the session's row) or None.
+
+    None means nothing was decided here, not a refusal: no session that needs nothing, a taken key,
+    no therapist, another account's queue item, or a database or check-in this does not cover. The
+    caller then rolls back (an insert may have been made) and takes the usual way, `submit`, which
+    answers each case as it always has. Alerts are added to the session like `submit`'s."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql" or data.appointment_id is not None:
+        return None
+    params = needs_nothing_values(token, role="client", now=now)
+    with_history = data.visibility == "named" and data.phase == "after"
+    answers = _answers(data, now)
+    params.update({f"new_{name}": value for name, value in answers.items()})
+    params.update(check_in_id=0, created_at=data.created_at)
+    rows = connection.execute(_signed_in_insert(with_history), params).all()
+    first = rows[0] if rows else None
+    if first is None or first.new_id is None:
+        return None
+    if data.owner is not None and not hmac.compare_digest(
+        data.owner, owner_tag(first.u_id, secret=secret)
+    ):
+        return None
+    row = Stored(
+        id=first.new_id,
+        client_id=first.u_id,
+        therapist_id=first.therapist_id,
+        appointment_id=None,
+        **answers,
+    )
+    alerts.on_check_in(row, now=now, practice=first, history=rows if with_history else None)
+    return row, first
+
+
 def submit(
     client: User,
     data: CheckInData,
@@ -359,16 +453,7 @@ def submit(
         "client_id": client.id,
         "therapist_id": therapist_id,
         "appointment_id": appointment_id,
-        "phase": data.phase,
-        "safe": data.safe,
-        "heard": data.heard,
-        "understood": data.understood,
-        "comment": data.comment,
-        "visibility": data.visibility,
-        "idempotency_key": data.idempotency_key,
-        "body_hash": data.body_hash(),
-        "created_at": data.created_at,
-        "received_at": now,
+        **_answers(data, now),
     }
     new_id, history = _insert_once(values)
     if new_id is None:

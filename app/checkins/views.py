@@ -11,7 +11,14 @@ from ..extensions import csrf, db, limiter
 from ..i18n import plural_samples
 from ..inputs import body_json
 from ..models import utcnow
-from ..web_session import columns_only, login_required
+from ..web_session import (
+    columns_of,
+    columns_only,
+    load_deferred,
+    login_required,
+    session_in_view,
+    token_hash,
+)
 from . import bp, queries, service
 from .history import by_session, panels
 
@@ -20,7 +27,12 @@ SUBMIT_LIMIT = "60/minute"
 
 def _per_user() -> str:
     user = g.get("user")
-    return f"user:{user.id}" if user is not None else f"ip:{request.remote_addr}"
+    if user is not None:
+        return f"user:{user.id}"
+    token = g.get("session_token")  # a `session_in_view` route checks its limit before the lookup
+    if token:
+        return f"session:{token_hash(token)}"
+    return f"ip:{request.remote_addr}"
 
 
 def _owner(user) -> str:
@@ -99,13 +111,37 @@ def owner():
 
 
 @bp.post("/api/check-ins")
-# g.user's id and role only (no ORM user, no passkeys), and the care link in the same statement
-@columns_only(also=service.link_columns)
-@login_required("client")
-@limiter.limit(SUBMIT_LIMIT, key_func=_per_user)
+@session_in_view  # the session is checked in the insert's own statement (issue 12)
+@limiter.limit(SUBMIT_LIMIT, key_func=_per_user)  # per signed-in device: checked before the lookup
 def submit():
     now = utcnow()
     body = body_json()  # parsed once, by the input guard that already read it
+    token = g.get("session_token")
+    stored = _submit_signed_in(token, body, now) if token else None
+    if stored is not None:
+        row, signed_in = stored
+        g.user_session, g.user = columns_of(signed_in)
+        result = service.to_json(row)
+        db.session.commit()
+        return jsonify(result), 201
+    db.session.rollback()  # whatever the one statement did: the usual way below decides
+    load_deferred(also=service.link_columns)
+    return _submit_usual(now, body)
+
+
+def _submit_signed_in(token: str, body, now):
+    """The one-statement check-in, or None for anything it does not cover (a bad body included: the
+    usual way answers 401 or 403 before it names a field)."""
+    try:
+        data = service.parse(body, now=now)
+    except service.CheckInError:
+        return None
+    return service.submit_signed_in(token, data, now=now, secret=current_app.secret_key)
+
+
+@login_required("client")
+def _submit_usual(now, body):
+    """The check-in with the session read first: its refusals, replays, scheduled check-ins and touches."""
     try:
         data = service.parse(body, now=now)
         row, created = service.submit(

@@ -1,0 +1,120 @@
+"""The check-in that checks its session inside its own insert (issue 12, PostgreSQL) decides nothing it
+should not: whatever it does not cover falls back, rolled back, to the usual way.
+
+On PostgreSQL an unscheduled check-in is one statement: the session, its user, the care link and the
+thresholds are read, checked and inserted from in one `WITH`. These tests attack that shortcut: another
+role's session, another account's queue item, alerts that must share the check-in's transaction, the
+rate limit (checked before any lookup), and a session the statement cannot vouch for. On SQLite the same
+requests take the usual way, so every answer here must hold on both databases.
+"""
+
+import pytest
+from sqlalchemy import func, select
+
+from app.checkins.views import SUBMIT_LIMIT
+from app.extensions import db
+from app.models import Alert, CheckIn, UserSession, utcnow
+from tests import factories
+from tests.checkins.helpers import body, people
+from tests.checkins.test_statement_budget import describe, traffic
+
+LIMIT = int(SUBMIT_LIMIT.split("/")[0])
+
+
+def postgres(app) -> bool:
+    with app.app_context():
+        return db.engine.dialect.name == "postgresql"
+
+
+def count(app, model=CheckIn) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count(model.id)))
+
+
+def signed_in_client(app, client):
+    with app.app_context():
+        _practice, therapist, person = people()
+        factories.sign_in(client, person)
+        return therapist.id, person.id
+
+
+def test_an_unscheduled_check_in_is_one_statement_on_postgresql(app, client):
+    signed_in_client(app, client)
+    assert client.post("/api/check-ins", json=body()).status_code == 201  # warm
+    with traffic(app) as seen:
+        res = client.post("/api/check-ins", json=body())
+    assert res.status_code == 201, res.get_json()
+    assert len(seen.statements) == (1 if postgres(app) else 3), describe(seen)
+    assert len(seen.commits) == 1, describe(seen)
+    assert count(app) == 2
+
+
+def test_its_alerts_are_written_in_the_same_transaction(app, client):
+    therapist_id, person_id = signed_in_client(app, client)
+    with traffic(app) as seen:
+        res = client.post("/api/check-ins", json=body(safe=1, heard=2, understood=3))
+    assert res.status_code == 201, res.get_json()
+    (transaction,) = seen.commits
+    assert any("INSERT INTO alert" in s for s in transaction), describe(seen)
+    with app.app_context():
+        alert = db.session.scalar(select(Alert))
+        assert (alert.rule, alert.check_in_id) == ("low_item", res.get_json()["id"])
+        assert (alert.therapist_id, alert.client_id) == (therapist_id, person_id)
+
+
+def test_a_therapists_session_stores_nothing(app, client):
+    with app.app_context():
+        _practice, therapist, _person = people()
+        factories.sign_in(client, therapist)
+    res = client.post("/api/check-ins", json=body())
+    assert res.status_code == 403
+    assert count(app) == 0
+
+
+def test_another_accounts_queue_item_is_rolled_back_not_stored(app, client):
+    """The owner tag is known only once the statement found the user: a mismatch is refused after the
+    insert, so the rollback must undo it."""
+    bobs_phone = app.test_client()
+    with app.app_context():
+        _, _, alice = people()
+        _, _, bob = people()
+        factories.sign_in(client, alice)
+        factories.sign_in(bobs_phone, bob)
+    alices = client.get("/api/check-ins/owner").get_json()["owner"]
+    client = bobs_phone
+    res = client.post("/api/check-ins", json=body(owner=alices))
+    assert res.status_code == 409 and res.get_json()["field"] == "owner"
+    assert count(app) == 0
+    assert client.post("/api/check-ins", json=body()).status_code == 201  # bob's own still goes
+
+
+def test_a_session_revoked_by_another_device_stores_nothing(app, client):
+    signed_in_client(app, client)
+    assert client.post("/api/check-ins", json=body()).status_code == 201
+    with app.app_context():
+        db.session.scalar(select(UserSession)).revoked_at = utcnow()
+        db.session.commit()
+    assert client.post("/api/check-ins", json=body()).status_code == 401
+    assert count(app) == 1
+
+
+@pytest.mark.parametrize("answers", [{"phase": "before"}, {"visibility": "anonymous"}])
+def test_check_ins_the_rules_never_read_are_stored_without_the_history(app, client, answers):
+    signed_in_client(app, client)
+    with traffic(app) as seen:
+        res = client.post("/api/check-ins", json=body(safe=1, **answers))
+    assert res.status_code == 201, res.get_json()
+    assert count(app, Alert) == 0
+    text = describe(seen).lower()
+    assert "row_number" not in text, text  # the history's window functions were not run
+
+
+def test_the_limit_holds_on_the_one_statement_path(make_app):
+    """Counted per signed-in device before any lookup: the 61st valid check-in in a minute is refused
+    and not stored."""
+    app = make_app(RATELIMIT_ENABLED=True)
+    client = app.test_client()
+    signed_in_client(app, client)
+    codes = [client.post("/api/check-ins", json=body()).status_code for _ in range(LIMIT + 1)]
+    assert codes == [201] * LIMIT + [429]
+    assert count(app) == LIMIT
