@@ -264,6 +264,13 @@ def session_in_view(view):
     return view
 
 
+def signed_in_as(session_id: int, user_id: int, role: str) -> None:
+    """Set `g.user_session` and `g.user` for a `session_in_view` route whose statement found its live
+    session: the ids and role only; any other attribute loads the row (`Columns`)."""
+    g.user_session = Columns(UserSession, {"id": session_id, "revoked_at": None})
+    g.user = Columns(User, {"id": user_id, "role": role, "active": True})
+
+
 def load_deferred(also=None) -> None:
     """The usual columns lookup for a `session_in_view` route, after its own statement found nothing:
     revokes a timed-out session, carries a due touch, and leaves `g.user` None when signed out."""

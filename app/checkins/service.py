@@ -16,7 +16,7 @@ from functools import cache, lru_cache
 from types import SimpleNamespace
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select, true
+from sqlalchemy import and_, bindparam, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
@@ -195,9 +195,9 @@ def parse(body, *, now: datetime) -> CheckInData:
     )
 
 
-def find(client: User, key: str) -> CheckIn | None:
+def find(client_id: int, key: str) -> CheckIn | None:
     return db.session.scalar(
-        select(CheckIn).where(CheckIn.client_id == client.id, CheckIn.idempotency_key == key)
+        select(CheckIn).where(CheckIn.client_id == client_id, CheckIn.idempotency_key == key)
     )
 
 
@@ -357,71 +357,88 @@ def _answers(data: CheckInData, now: datetime) -> dict:
 
 
 @cache
-def _signed_in_insert(with_history: bool):
-    """PostgreSQL, an unscheduled check-in: the session check (`session_query`, web_session's
-    `needs_nothing` with `link_columns`), the insert and, `with_history`, the alert rules' history as
-    one statement (issue 12: one round trip, as many as the bare insert's). The client and therapist
-    come from the session's row, the answers are bound as `new_<column>`. `new_id` None: no session
-    that needs nothing, no therapist, or the key is taken. The session is filtered where the insert
-    reads it, not inside the CTE: there the planner would start from the users, not the token."""
+def _signed_in(with_history: bool, with_insert: bool):
+    """The session check of an unscheduled check-in (web_session's `columns_query` with `link_columns`,
+    filtered by `needs_nothing`: the client's live session, care link and thresholds) and, with
+    `with_history`, the alert rules' history, in one statement (issue 12).
+
+    `with_insert` (PostgreSQL): the insert rides in it too, one round trip as the bare insert's; the
+    client and therapist come from the session's row, the answers are bound as `new_<column>`, and
+    `new_id` is None when `live` is false (no session that needs nothing, or no therapist) or the key
+    is taken. Without it
+    (SQLite, which has no INSERT inside a WITH) no row means no such session or no therapist, and the
+    caller inserts. The session is filtered where it is read, not inside the CTE: there the planner
+    would start from the users, not the token."""
     signed_in = columns_query(link_columns).cte("signed_in")
-    table = CheckIn.__table__
-    answers = list(ANSWER_COLUMNS)
-    rows = select(
-        signed_in.c.u_id,
-        signed_in.c.therapist_id,
-        *(bindparam(f"new_{name}", type_=table.c[name].type) for name in answers),
-    ).where(signed_in.c.therapist_id.is_not(None), needs_nothing(signed_in.c, "client"))
-    inserted = (
-        postgresql.insert(table)
-        .from_select(["client_id", "therapist_id", *answers], rows)
-        .on_conflict_do_nothing()
-        .returning(table.c.id)
-        .cte("new_check_in")
-    )
-    query = select(signed_in, inserted.c.id.label("new_id")).select_from(
-        signed_in.outerjoin(inserted, true())
-    )
+    live = and_(signed_in.c.therapist_id.is_not(None), needs_nothing(signed_in.c, "client"))
+    # Only the columns read below: the driver describes each column of each answer.
+    columns = [signed_in.c.s_id, signed_in.c.u_id, signed_in.c.therapist_id]
+    if with_insert:
+        columns.append(live.label("live"))
+        table = CheckIn.__table__
+        answers = [bindparam(f"new_{name}", type_=table.c[name].type) for name in ANSWER_COLUMNS]
+        inserted = (
+            postgresql.insert(table)
+            .from_select(
+                ["client_id", "therapist_id", *ANSWER_COLUMNS],
+                select(signed_in.c.u_id, signed_in.c.therapist_id, *answers).where(live),
+            )
+            .on_conflict_do_nothing()
+            .returning(table.c.id)
+            .cte("new_check_in")
+        )
+        query = select(*columns, inserted.c.id.label("new_id")).select_from(
+            signed_in.outerjoin(inserted, true())
+        )
+    else:
+        query = select(*columns).where(live)
     if not with_history:
         return query
     client = select(signed_in.c.u_id).scalar_subquery()
     history = history_query(False, client).subquery("history")
-    return query.add_columns(*history.c).outerjoin(history, true())
+    thresholds = (signed_in.c[column.key] for column in THRESHOLD_COLUMNS)
+    return query.add_columns(*thresholds, *history.c).outerjoin(history, true())
 
 
 def submit_signed_in(token: str, data: CheckInData, *, now: datetime, secret):
-    """Store `data` in one statement that also checks the session of cookie token `token` (PostgreSQL,
-    unscheduled check-ins: issue 12's common case); return (check-in, the session's row) or None.
+    """Store `data` for the session of cookie token `token`, checked in the same statement as the
+    insert (PostgreSQL) or as the history read before it (SQLite); return (check-in, created, its
+    session's id) or None. Unscheduled check-ins only: issue 12's common case. A replay of the same answers returns
+    the stored check-in, as `submit` does.
 
-    None means nothing was decided here, not a refusal: no session that needs nothing, a taken key,
-    no therapist, another account's queue item, or a database or check-in this does not cover. The
-    caller then rolls back (an insert may have been made) and takes the usual way, `submit`, which
+    None means nothing was decided here, not a refusal: no session that needs nothing, no therapist,
+    another account's queue item, a taken key with other answers, or a check-in this does not cover.
+    The caller then rolls back (an insert may have been made) and takes the usual way, `submit`, which
     answers each case as it always has. Alerts are added to the session like `submit`'s."""
-    connection = db.session.connection()
-    if connection.dialect.name != "postgresql" or data.appointment_id is not None:
+    if data.appointment_id is not None:
         return None
-    params = needs_nothing_values(token, role="client", now=now)
+    connection = db.session.connection()
+    postgres = connection.dialect.name == "postgresql"
     with_history = data.visibility == "named" and data.phase == "after"
     answers = _answers(data, now)
-    params.update({f"new_{name}": value for name, value in answers.items()})
+    params = needs_nothing_values(token, role="client", now=now)
     params.update(check_in_id=0, created_at=data.created_at)
-    rows = connection.execute(_signed_in_insert(with_history), params).all()
+    if postgres:
+        params.update({f"new_{name}": value for name, value in answers.items()})
+    rows = connection.execute(_signed_in(with_history, postgres), params).all()
     first = rows[0] if rows else None
-    if first is None or first.new_id is None:
+    if first is None or (postgres and not first.live):
         return None
     if data.owner is not None and not hmac.compare_digest(
         data.owner, owner_tag(first.u_id, secret=secret)
     ):
         return None
-    row = Stored(
-        id=first.new_id,
-        client_id=first.u_id,
-        therapist_id=first.therapist_id,
-        appointment_id=None,
-        **answers,
-    )
+    values = {"client_id": first.u_id, "therapist_id": first.therapist_id, "appointment_id": None}
+    values.update(answers)
+    new_id = first.new_id if postgres else connection.execute(_insert("sqlite"), values).scalar()
+    if new_id is None:
+        existing = find(first.u_id, data.idempotency_key)
+        if existing is None or existing.body_hash != answers["body_hash"]:
+            return None
+        return existing, False, first.s_id
+    row = Stored(id=new_id, **values)
     alerts.on_check_in(row, now=now, practice=first, history=rows if with_history else None)
-    return row, first
+    return row, True, first.s_id
 
 
 def submit(
@@ -445,7 +462,7 @@ def submit(
     try:
         therapist_id, appointment_id, practice = _therapist_for(client, data, link)
     except CheckInError:
-        existing = find(client, data.idempotency_key)
+        existing = find(client.id, data.idempotency_key)
         if existing is not None:
             return _replay(existing, data)
         raise
@@ -457,7 +474,7 @@ def submit(
     }
     new_id, history = _insert_once(values)
     if new_id is None:
-        existing = find(client, data.idempotency_key)
+        existing = find(client.id, data.idempotency_key)
         if existing is not None:
             return _replay(existing, data)
         raise CheckInError(

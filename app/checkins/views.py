@@ -12,11 +12,11 @@ from ..i18n import plural_samples
 from ..inputs import body_json
 from ..models import utcnow
 from ..web_session import (
-    columns_of,
     columns_only,
     load_deferred,
     login_required,
     session_in_view,
+    signed_in_as,
     token_hash,
 )
 from . import bp, queries, service
@@ -115,35 +115,30 @@ def owner():
 @limiter.limit(SUBMIT_LIMIT, key_func=_per_user)  # per signed-in device: checked before the lookup
 def submit():
     now = utcnow()
-    body = body_json()  # parsed once, by the input guard that already read it
+    try:
+        data, refused = service.parse(body_json(), now=now), None  # the body, parsed once
+    except service.CheckInError as err:
+        data, refused = None, err  # answered after the session check: 401 or 403 come first
     token = g.get("session_token")
-    stored = _submit_signed_in(token, body, now) if token else None
-    if stored is not None:
-        row, signed_in = stored
-        g.user_session, g.user = columns_of(signed_in)
-        result = service.to_json(row)
-        db.session.commit()
-        return jsonify(result), 201
+    if token and data is not None:
+        stored = service.submit_signed_in(token, data, now=now, secret=current_app.secret_key)
+        if stored is not None:
+            row, created, session_id = stored
+            signed_in_as(session_id, row.client_id, "client")
+            result = service.to_json(row)
+            db.session.commit()
+            return jsonify(result), 201 if created else 200
     db.session.rollback()  # whatever the one statement did: the usual way below decides
     load_deferred(also=service.link_columns)
-    return _submit_usual(now, body)
-
-
-def _submit_signed_in(token: str, body, now):
-    """The one-statement check-in, or None for anything it does not cover (a bad body included: the
-    usual way answers 401 or 403 before it names a field)."""
-    try:
-        data = service.parse(body, now=now)
-    except service.CheckInError:
-        return None
-    return service.submit_signed_in(token, data, now=now, secret=current_app.secret_key)
+    return _submit_usual(now, data, refused)
 
 
 @login_required("client")
-def _submit_usual(now, body):
+def _submit_usual(now, data, refused):
     """The check-in with the session read first: its refusals, replays, scheduled check-ins and touches."""
     try:
-        data = service.parse(body, now=now)
+        if refused is not None:
+            raise refused
         row, created = service.submit(
             g.user, data, now=now, client_owner=_owner(g.user), link=g.session_extra
         )

@@ -1,11 +1,11 @@
-"""The check-in that checks its session inside its own insert (issue 12, PostgreSQL) decides nothing it
-should not: whatever it does not cover falls back, rolled back, to the usual way.
+"""The check-in that checks its session inside its own statements (issue 12) decides nothing it should
+not: whatever it does not cover falls back, rolled back, to the usual way.
 
-On PostgreSQL an unscheduled check-in is one statement: the session, its user, the care link and the
-thresholds are read, checked and inserted from in one `WITH`. These tests attack that shortcut: another
-role's session, another account's queue item, alerts that must share the check-in's transaction, the
-rate limit (checked before any lookup), and a session the statement cannot vouch for. On SQLite the same
-requests take the usual way, so every answer here must hold on both databases.
+On PostgreSQL an unscheduled check-in is one statement: the session, its user, the care link, the
+thresholds and the alert history are read, checked and inserted from in one `WITH`. On SQLite it is
+that read, then the insert. These tests attack that shortcut: another role's session, another
+account's queue item, alerts that must share the check-in's transaction, replays, the rate limit
+(checked before any lookup), and a session the statement cannot vouch for.
 """
 
 import pytest
@@ -38,13 +38,13 @@ def signed_in_client(app, client):
         return therapist.id, person.id
 
 
-def test_an_unscheduled_check_in_is_one_statement_on_postgresql(app, client):
+def test_an_unscheduled_check_in_is_one_statement_on_postgresql_two_on_sqlite(app, client):
     signed_in_client(app, client)
     assert client.post("/api/check-ins", json=body()).status_code == 201  # warm
     with traffic(app) as seen:
         res = client.post("/api/check-ins", json=body())
     assert res.status_code == 201, res.get_json()
-    assert len(seen.statements) == (1 if postgres(app) else 3), describe(seen)
+    assert len(seen.statements) == (1 if postgres(app) else 2), describe(seen)
     assert len(seen.commits) == 1, describe(seen)
     assert count(app) == 2
 
@@ -118,3 +118,15 @@ def test_the_limit_holds_on_the_one_statement_path(make_app):
     codes = [client.post("/api/check-ins", json=body()).status_code for _ in range(LIMIT + 1)]
     assert codes == [201] * LIMIT + [429]
     assert count(app) == LIMIT
+
+
+def test_a_replay_returns_the_stored_check_in_and_other_answers_are_refused(app, client):
+    signed_in_client(app, client)
+    first = body()
+    stored = client.post("/api/check-ins", json=first)
+    assert stored.status_code == 201
+    again = client.post("/api/check-ins", json=first)
+    assert again.status_code == 200 and again.get_json() == stored.get_json()
+    changed = client.post("/api/check-ins", json={**first, "safe": 1})
+    assert changed.status_code == 409
+    assert count(app) == 1 and count(app, Alert) == 0
