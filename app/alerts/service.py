@@ -16,6 +16,7 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    insert,
     literal,
     null,
     or_,
@@ -131,13 +132,15 @@ def reads_history(check_in) -> bool:
     )
 
 
-def on_check_in(check_in, *, now, practice=None, history=None) -> list[Alert]:
+def on_check_in(check_in, *, now, practice=None, history=None, connection=None) -> list[Alert]:
     """Evaluate the alert rules for a just-stored check-in and add Alert rows to the session.
 
     Called inside the check-in's transaction, after the insert, before commit. `practice` holds the
     therapist's practice thresholds (a Practice, or a row of a `with_thresholds` query); read here when
     the caller has not. `history`: the rows of `history_query` for it, when the caller read them with
-    its insert (issue 12: one round trip less); read here otherwise.
+    its insert (issue 12: one round trip less); read here otherwise. `connection`: the Core connection
+    whose transaction holds the check-in (issue 12's check-in runs without the ORM session); the
+    alerts are inserted on it instead, and the list returned is empty.
     """
     if not reads_history(check_in):
         return []
@@ -152,21 +155,37 @@ def on_check_in(check_in, *, now, practice=None, history=None) -> list[Alert]:
         earlier_count=count,
         before=before,
     )
+    if connection is not None:
+        if findings:
+            values = [
+                _values(check_in.therapist_id, check_in.client_id, f, now, check_in=check_in)
+                for f in findings
+            ]
+            connection.execute(insert(Alert.__table__), values)
+        return []
     return [
         _store(check_in.therapist_id, check_in.client_id, f, now, check_in=check_in)
         for f in findings
     ]
 
 
+def _values(therapist_id, client_id, finding, now, *, check_in=None, appointment_id=None) -> dict:
+    return {
+        "therapist_id": therapist_id,
+        "client_id": client_id,
+        "check_in_id": check_in.id if check_in else None,
+        "appointment_id": check_in.appointment_id if check_in else appointment_id,
+        "rule": finding.rule,
+        "facts": finding.facts,
+        "created_at": now,
+    }
+
+
 def _store(therapist_id, client_id, finding, now, *, check_in=None, appointment_id=None) -> Alert:
     alert = Alert(
-        therapist_id=therapist_id,
-        client_id=client_id,
-        check_in_id=check_in.id if check_in else None,
-        appointment_id=check_in.appointment_id if check_in else appointment_id,
-        rule=finding.rule,
-        facts=finding.facts,
-        created_at=now,
+        **_values(
+            therapist_id, client_id, finding, now, check_in=check_in, appointment_id=appointment_id
+        )
     )
     db.session.add(alert)
     return alert

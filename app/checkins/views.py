@@ -121,15 +121,17 @@ def submit():
         data, refused = None, err  # answered after the session check: 401 or 403 come first
     token = g.get("session_token")
     if token and data is not None:
-        stored = service.submit_signed_in(token, data, now=now, secret=current_app.secret_key)
+        with db.engine.connect() as connection:  # closing it rolls back what was not committed
+            stored = service.submit_signed_in(
+                connection, token, data, now=now, secret=current_app.secret_key
+            )
+            if stored is not None:
+                connection.commit()
         if stored is not None:
             row, created, session_id = stored
             signed_in_as(session_id, row.client_id, "client")
-            result = service.to_json(row)
-            db.session.commit()
-            return jsonify(result), 201 if created else 200
-    db.session.rollback()  # whatever the one statement did: the usual way below decides
-    load_deferred(also=service.link_columns)
+            return jsonify(service.to_json(row)), 201 if created else 200
+    load_deferred(also=service.link_columns)  # the usual way decides what the one statement did not
     return _submit_usual(now, data, refused)
 
 
