@@ -16,7 +16,6 @@ from sqlalchemy import (
     cast,
     exists,
     func,
-    insert,
     literal,
     null,
     or_,
@@ -24,6 +23,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import windows
 from ..extensions import db
@@ -138,9 +138,10 @@ def on_check_in(check_in, *, now, practice=None, history=None, connection=None) 
     Called inside the check-in's transaction, after the insert, before commit. `practice` holds the
     therapist's practice thresholds (a Practice, or a row of a `with_thresholds` query); read here when
     the caller has not. `history`: the rows of `history_query` for it, when the caller read them with
-    its insert (issue 12: one round trip less); read here otherwise. `connection`: the Core connection
-    whose transaction holds the check-in (issue 12's check-in runs without the ORM session); the
-    alerts are inserted on it instead, and the list returned is empty.
+    its insert (issue 12: one round trip less); read here otherwise. `connection`: a Core connection
+    to insert the alerts on instead of adding ORM rows (the list returned is then empty). Those inserts
+    skip an alert the check-in already has, so a replay can run this again: on PostgreSQL the check-in
+    commits on its own (app/checkins/service.py) and a replay writes whatever alert its first send lost.
     """
     if not reads_history(check_in):
         return []
@@ -161,12 +162,19 @@ def on_check_in(check_in, *, now, practice=None, history=None, connection=None) 
                 _values(check_in.therapist_id, check_in.client_id, f, now, check_in=check_in)
                 for f in findings
             ]
-            connection.execute(insert(Alert.__table__), values)
+            connection.execute(_insert_new(connection.dialect.name), values)
         return []
     return [
         _store(check_in.therapist_id, check_in.client_id, f, now, check_in=check_in)
         for f in findings
     ]
+
+
+@cache
+def _insert_new(dialect: str):
+    """INSERT of alerts that skips one a check-in already has (uq_alert_check_in_rule)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(Alert.__table__).on_conflict_do_nothing()
 
 
 def _values(therapist_id, client_id, finding, now, *, check_in=None, appointment_id=None) -> dict:

@@ -129,16 +129,31 @@ NAMED_AT_MOST = 5  # unknown names quoted back, each cut to NAME_CUT characters
 NAME_CUT = 40
 
 
-@lru_cache(maxsize=4096)  # an HMAC per request otherwise; one per user and process is enough
 def owner_tag(user_id: int, *, secret: str | bytes) -> str:
     """The opaque id the phone's queue stamps on what this user makes (issue 9.4).
 
     Stable per user and unguessable without the app's secret, so it tells the page and the service
     worker whose items are whose without exposing the database id.
     """
+    tag = _owner_tag(user_id, secret=secret)
+    if len(_OWNER_IDS) >= OWNER_IDS_MAX:
+        _OWNER_IDS.clear()
+    _OWNER_IDS[secret, tag] = user_id
+    return tag
+
+
+@lru_cache(maxsize=4096)  # an HMAC per request otherwise; one per user and process is enough
+def _owner_tag(user_id: int, *, secret: str | bytes) -> str:
     key = secret.encode() if isinstance(secret, str) else secret
     digest = hmac.new(key, f"outbox-owner:{user_id}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+# Whose each owner tag this process made is: PostgreSQL's one-statement check-in inserts before
+# Python sees the user, so it names the tag's user in the statement (issue 12). The page asks for
+# its tag (/api/check-ins/owner) before it sends; a tag not here takes the usual way.
+_OWNER_IDS: dict[tuple, int] = {}  # (secret, tag) -> user id
+OWNER_IDS_MAX = 65536  # emptied when full
 
 
 def _closed(body: dict) -> None:
@@ -201,9 +216,12 @@ def find(client_id: int, key: str) -> CheckIn | None:
     )
 
 
-def _replay(existing: CheckIn, data: CheckInData) -> tuple[CheckIn, bool]:
+def _replay(existing: CheckIn, data: CheckInData, *, now: datetime) -> tuple[CheckIn, bool]:
+    """The stored check-in for a replay of the same answers, with any alert its first send lost
+    (`fast_connection`: on PostgreSQL a check-in commits before its alerts are written)."""
     if existing.body_hash != data.body_hash():
         raise CheckInError(409, _l("This check-in was already sent with different answers."), None)
+    alerts.on_check_in(existing, now=now, connection=db.session.connection())
     return existing, False
 
 
@@ -357,7 +375,7 @@ def _answers(data: CheckInData, now: datetime) -> dict:
 
 
 @cache
-def _signed_in(with_history: bool, with_insert: bool):
+def _signed_in(with_history: bool, with_insert: bool, with_owner: bool = False):
     """The session check of an unscheduled check-in (web_session's `columns_query` with `link_columns`,
     filtered by `needs_nothing`: the client's live session, care link and thresholds) and, with
     `with_history`, the alert rules' history, in one statement (issue 12).
@@ -367,10 +385,13 @@ def _signed_in(with_history: bool, with_insert: bool):
     `new_id` is None when `live` is false (no session that needs nothing, or no therapist) or the key
     is taken. Without it
     (SQLite, which has no INSERT inside a WITH) no row means no such session or no therapist, and the
-    caller inserts. The session is filtered where it is read, not inside the CTE: there the planner
-    would start from the users, not the token."""
+    caller inserts. `with_owner`: only for the user `owner_id` (whose queue made the item). The
+    session is filtered where it is read, not inside the CTE: there the planner would start from the
+    users, not the token."""
     signed_in = columns_query(link_columns).cte("signed_in")
     live = and_(signed_in.c.therapist_id.is_not(None), needs_nothing(signed_in.c, "client"))
+    if with_owner:
+        live = and_(live, signed_in.c.u_id == bindparam("owner_id"))
     # Only the columns read below: the driver describes each column of each answer.
     columns = [signed_in.c.s_id, signed_in.c.u_id, signed_in.c.therapist_id]
     if with_insert:
@@ -420,9 +441,14 @@ def submit_signed_in(connection, token: str, data: CheckInData, *, now: datetime
     answers = _answers(data, now)
     params = needs_nothing_values(token, role="client", now=now)
     params.update(check_in_id=0, created_at=data.created_at)
+    with_owner = postgres and data.owner is not None
+    if with_owner:
+        params["owner_id"] = _OWNER_IDS.get((secret, data.owner))
+        if params["owner_id"] is None:
+            return None
     if postgres:
         params.update({f"new_{name}": value for name, value in answers.items()})
-    rows = connection.execute(_signed_in(with_history, postgres), params).all()
+    rows = connection.execute(_signed_in(with_history, postgres, with_owner), params).all()
     first = rows[0] if rows else None
     if first is None or (postgres and not first.live):
         return None
@@ -433,15 +459,32 @@ def submit_signed_in(connection, token: str, data: CheckInData, *, now: datetime
     values = {"client_id": first.u_id, "therapist_id": first.therapist_id, "appointment_id": None}
     values.update(answers)
     new_id = first.new_id if postgres else connection.execute(_insert("sqlite"), values).scalar()
+    history = rows if with_history else None
     if new_id is None:
         existing = connection.execute(_stored(), values).first()
         if existing is None or existing.body_hash != answers["body_hash"]:
             return None
+        # The same answers and creation time, so the history read with it is the first send's.
+        alerts.on_check_in(
+            existing, now=now, practice=first, history=history, connection=connection
+        )
         return existing, False, first.s_id
     row = Stored(id=new_id, **values)
-    history = rows if with_history else None
     alerts.on_check_in(row, now=now, practice=first, history=history, connection=connection)
     return row, True, first.s_id
+
+
+def fast_connection():
+    """The Core connection `submit_signed_in` runs on (issue 12: the ORM session's commit machinery cost
+    a tenth of a check-in). On PostgreSQL it autocommits: the one statement is the whole check-in and
+    commits by itself, with no BEGIN or COMMIT round trip. The alerts it may raise follow as a second
+    statement; if that one fails or the process dies in between, the check-in was never acknowledged,
+    the phone sends it again, and the replay writes the alerts (`on_check_in` skips those already
+    there). On SQLite a transaction, which the caller commits."""
+    connection = db.engine.connect()
+    if connection.dialect.name == "postgresql":
+        return connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
 
 
 @cache
@@ -477,7 +520,7 @@ def submit(
     except CheckInError:
         existing = find(client.id, data.idempotency_key)
         if existing is not None:
-            return _replay(existing, data)
+            return _replay(existing, data, now=now)
         raise
     values = {
         "client_id": client.id,
@@ -489,7 +532,7 @@ def submit(
     if new_id is None:
         existing = find(client.id, data.idempotency_key)
         if existing is not None:
-            return _replay(existing, data)
+            return _replay(existing, data, now=now)
         raise CheckInError(
             409,
             _l("A before-session check-in for this appointment was already sent.")

@@ -121,7 +121,9 @@ def submit():
         data, refused = None, err  # answered after the session check: 401 or 403 come first
     token = g.get("session_token")
     if token and data is not None:
-        with db.engine.connect() as connection:  # closing it rolls back what was not committed
+        with (
+            service.fast_connection() as connection
+        ):  # closing it rolls back what was not committed
             stored = service.submit_signed_in(
                 connection, token, data, now=now, secret=current_app.secret_key
             )

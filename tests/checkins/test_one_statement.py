@@ -8,12 +8,17 @@ account's queue item, alerts that must share the check-in's transaction, replays
 (checked before any lookup), and a session the statement cannot vouch for.
 """
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
+from app.alerts import service as alert_service
 from app.checkins.views import SUBMIT_LIMIT
 from app.extensions import db
 from app.models import Alert, CheckIn, UserSession, utcnow
+from app.web_session import TOUCH_EVERY
 from tests import factories
 from tests.checkins.helpers import body, people
 from tests.checkins.test_statement_budget import describe, traffic
@@ -130,3 +135,54 @@ def test_a_replay_returns_the_stored_check_in_and_other_answers_are_refused(app,
     changed = client.post("/api/check-ins", json={**first, "safe": 1})
     assert changed.status_code == 409
     assert count(app) == 1 and count(app, Alert) == 0
+
+
+@pytest.mark.parametrize("resent_after", [timedelta(0), TOUCH_EVERY * 2], ids=["soon", "touch-due"])
+def test_alerts_lost_after_the_check_in_committed_are_written_by_its_replay(
+    app, client, monkeypatch, resent_after
+):
+    """On PostgreSQL the one statement commits the check-in by itself and its alerts follow: when
+    writing them fails (or the process dies), the phone was not answered 2xx, sends the check-in again,
+    and the replay writes the alerts, once. On SQLite the failure undoes both and the resend stores
+    them together. Either way: one check-in, its alert once. A resend whose session is due a touch
+    takes the usual way, which writes them too."""
+    signed_in_client(app, client)
+    real = alert_service._insert_new
+    failures = []
+
+    def failing_once(dialect):
+        if not failures:
+            failures.append(dialect)
+            raise RuntimeError("the database went away between the check-in and its alerts")
+        return real(dialect)
+
+    monkeypatch.setattr(alert_service, "_insert_new", failing_once)
+    low = body(safe=1)
+    first = client.post("/api/check-ins", json=low)
+    assert first.status_code == 500 and failures
+    assert count(app) == (1 if postgres(app) else 0)  # PostgreSQL: stored, not acknowledged
+    assert count(app, Alert) == 0
+    with time_machine.travel(utcnow() + resent_after, tick=True):
+        again = client.post("/api/check-ins", json=low)
+        assert again.status_code == (200 if postgres(app) else 201), again.get_json()
+        assert count(app, Alert) == 1  # written by this resend, whichever way it took
+        third = client.post("/api/check-ins", json=low)
+    assert third.status_code == 200
+    assert count(app) == 1
+    with app.app_context():
+        rules = db.session.scalars(select(Alert.rule)).all()
+        assert rules == ["low_item"]
+
+
+def test_an_owner_tag_this_process_never_made_takes_the_usual_way(app, client):
+    """The statement names the tag's user only for tags this process made; another is checked by the
+    usual way, which refuses a wrong one and stores nothing."""
+    signed_in_client(app, client)
+    res = client.post("/api/check-ins", json=body(owner="AAAAAAAAAAAAAAAAAAAAAAAA"))
+    assert res.status_code == 409 and res.get_json()["field"] == "owner"
+    assert count(app) == 0
+    mine = client.get("/api/check-ins/owner").get_json()["owner"]
+    with traffic(app) as seen:
+        res = client.post("/api/check-ins", json=body(owner=mine))
+    assert res.status_code == 201, res.get_json()
+    assert len(seen.statements) == (1 if postgres(app) else 2), describe(seen)
