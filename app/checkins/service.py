@@ -16,7 +16,7 @@ from functools import cache, lru_cache
 from types import SimpleNamespace
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, select, true
+from sqlalchemy import bindparam, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
@@ -30,7 +30,6 @@ from ..alerts.service import (
 )
 from ..extensions import db
 from ..models import PHASES, VISIBILITIES, Appointment, CareLink, CheckIn, Practice, User
-from ..web_session import columns_query, needs_nothing, needs_nothing_values
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 OWNER_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -149,9 +148,16 @@ def _owner_tag(user_id: int, *, secret: str | bytes) -> str:
     return base64.urlsafe_b64encode(digest[:18]).decode()
 
 
-# Whose each owner tag this process made is: PostgreSQL's one-statement check-in inserts before
-# Python sees the user, so it names the tag's user in the statement (issue 12). The page asks for
-# its tag (/api/check-ins/owner) before it sends; a tag not here takes the usual way.
+def owner_of(tag: str, *, secret: str | bytes) -> int | None:
+    """The user whose `owner_tag` (under `secret`) is `tag`, when this process made it; else None.
+
+    PostgreSQL's one-statement check-in inserts before Python sees the user, so it names the tag's
+    user in that statement (app/checkins/fast_path.py). The page asks for its tag
+    (/api/check-ins/owner) before it sends; a tag not made here takes the usual way.
+    """
+    return _OWNER_IDS.get((secret, tag))
+
+
 _OWNER_IDS: dict[tuple, int] = {}  # (secret, tag) -> user id
 OWNER_IDS_MAX = 65536  # emptied when full
 
@@ -218,7 +224,7 @@ def find(client_id: int, key: str) -> CheckIn | None:
 
 def _replay(existing: CheckIn, data: CheckInData, *, now: datetime) -> tuple[CheckIn, bool]:
     """The stored check-in for a replay of the same answers, with any alert its first send lost
-    (`fast_connection`: on PostgreSQL a check-in commits before its alerts are written)."""
+    (fast_path.connection: on PostgreSQL a check-in commits before its alerts are written)."""
     if existing.body_hash != data.body_hash():
         raise CheckInError(409, _l("This check-in was already sent with different answers."), None)
     alerts.on_check_in(existing, now=now, connection=db.session.connection())
@@ -271,7 +277,7 @@ def link_columns(query, client_id):
 
 
 @cache
-def _insert(dialect: str):
+def insert_statement(dialect: str):
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id for `dialect`, built once per process."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = CheckIn.__table__
@@ -341,7 +347,7 @@ def _insert_once(values: dict) -> tuple[int | None, list | None]:
     connection = db.session.connection()
     new = Stored(**values)
     if connection.dialect.name != "postgresql" or not reads_history(new):
-        return connection.execute(_insert(connection.dialect.name), values).scalar(), None
+        return connection.execute(insert_statement(connection.dialect.name), values).scalar(), None
     statement = _insert_with_history(tuple(values), bool(new.appointment_id))
     params = {f"new_{name}": value for name, value in values.items()}
     params.update(history_values(new, 0))  # 0: no row's id (the new row is invisible anyway)
@@ -364,7 +370,8 @@ ANSWER_COLUMNS = (
 )
 
 
-def _answers(data: CheckInData, now: datetime) -> dict:
+def answers(data: CheckInData, now: datetime) -> dict:
+    """The stored columns of `data` that come from the body (and `now`, when it arrived)."""
     values = {name: getattr(data, name) for name in ANSWER_COLUMNS[:-3]}
     return {
         **values,
@@ -372,129 +379,6 @@ def _answers(data: CheckInData, now: datetime) -> dict:
         "created_at": data.created_at,
         "received_at": now,
     }
-
-
-@cache
-def _signed_in(with_history: bool, with_insert: bool, with_owner: bool = False):
-    """The session check of an unscheduled check-in (web_session's `columns_query` with `link_columns`,
-    filtered by `needs_nothing`: the client's live session, care link and thresholds) and, with
-    `with_history`, the alert rules' history, in one statement (issue 12).
-
-    `with_insert` (PostgreSQL): the insert rides in it too, one round trip as the bare insert's; the
-    client and therapist come from the session's row, the answers are bound as `new_<column>`, and
-    `new_id` is None when `live` is false (no session that needs nothing, or no therapist) or the key
-    is taken. Without it
-    (SQLite, which has no INSERT inside a WITH) no row means no such session or no therapist, and the
-    caller inserts. `with_owner`: only for the user `owner_id` (whose queue made the item). The
-    session is filtered where it is read, not inside the CTE: there the planner would start from the
-    users, not the token."""
-    signed_in = columns_query(link_columns).cte("signed_in")
-    live = and_(signed_in.c.therapist_id.is_not(None), needs_nothing(signed_in.c, "client"))
-    if with_owner:
-        live = and_(live, signed_in.c.u_id == bindparam("owner_id"))
-    # Only the columns read below: the driver describes each column of each answer.
-    columns = [signed_in.c.s_id, signed_in.c.u_id, signed_in.c.therapist_id]
-    if with_insert:
-        columns.append(live.label("live"))
-        table = CheckIn.__table__
-        answers = [bindparam(f"new_{name}", type_=table.c[name].type) for name in ANSWER_COLUMNS]
-        inserted = (
-            postgresql.insert(table)
-            .from_select(
-                ["client_id", "therapist_id", *ANSWER_COLUMNS],
-                select(signed_in.c.u_id, signed_in.c.therapist_id, *answers).where(live),
-            )
-            .on_conflict_do_nothing()
-            .returning(table.c.id)
-            .cte("new_check_in")
-        )
-        query = select(*columns, inserted.c.id.label("new_id")).select_from(
-            signed_in.outerjoin(inserted, true())
-        )
-    else:
-        query = select(*columns).where(live)
-    if not with_history:
-        return query
-    client = select(signed_in.c.u_id).scalar_subquery()
-    history = history_query(False, client).subquery("history")
-    thresholds = (signed_in.c[column.key] for column in THRESHOLD_COLUMNS)
-    return query.add_columns(*thresholds, *history.c).outerjoin(history, true())
-
-
-def submit_signed_in(connection, token: str, data: CheckInData, *, now: datetime, secret):
-    """Store `data` for the session of cookie token `token`, checked in the same statement as the
-    insert (PostgreSQL) or as the history read before it (SQLite); return (check-in, created, its
-    session's id) or None. Unscheduled check-ins only: issue 12's common case. A replay of the same answers returns
-    the stored check-in, as `submit` does.
-
-    None means nothing was decided here, not a refusal: no session that needs nothing, no therapist,
-    another account's queue item, a taken key with other answers, or a check-in this does not cover.
-    The caller then rolls back (an insert may have been made) and takes the usual way, `submit`, which
-    answers each case as it always has.
-
-    `connection`: a Core connection of its own, not the ORM session's (issue 12: the session's commit
-    machinery cost a tenth of a check-in); the caller commits it. Alerts are inserted on it."""
-    if data.appointment_id is not None:
-        return None
-    postgres = connection.dialect.name == "postgresql"
-    with_history = data.visibility == "named" and data.phase == "after"
-    answers = _answers(data, now)
-    params = needs_nothing_values(token, role="client", now=now)
-    params.update(check_in_id=0, created_at=data.created_at)
-    with_owner = postgres and data.owner is not None
-    if with_owner:
-        params["owner_id"] = _OWNER_IDS.get((secret, data.owner))
-        if params["owner_id"] is None:
-            return None
-    if postgres:
-        params.update({f"new_{name}": value for name, value in answers.items()})
-    rows = connection.execute(_signed_in(with_history, postgres, with_owner), params).all()
-    first = rows[0] if rows else None
-    if first is None or (postgres and not first.live):
-        return None
-    if data.owner is not None and not hmac.compare_digest(
-        data.owner, owner_tag(first.u_id, secret=secret)
-    ):
-        return None
-    values = {"client_id": first.u_id, "therapist_id": first.therapist_id, "appointment_id": None}
-    values.update(answers)
-    new_id = first.new_id if postgres else connection.execute(_insert("sqlite"), values).scalar()
-    history = rows if with_history else None
-    if new_id is None:
-        existing = connection.execute(_stored(), values).first()
-        if existing is None or existing.body_hash != answers["body_hash"]:
-            return None
-        # The same answers and creation time, so the history read with it is the first send's.
-        alerts.on_check_in(
-            existing, now=now, practice=first, history=history, connection=connection
-        )
-        return existing, False, first.s_id
-    row = Stored(id=new_id, **values)
-    alerts.on_check_in(row, now=now, practice=first, history=history, connection=connection)
-    return row, True, first.s_id
-
-
-def fast_connection():
-    """The Core connection `submit_signed_in` runs on (issue 12: the ORM session's commit machinery cost
-    a tenth of a check-in). On PostgreSQL it autocommits: the one statement is the whole check-in and
-    commits by itself, with no BEGIN or COMMIT round trip. The alerts it may raise follow as a second
-    statement; if that one fails or the process dies in between, the check-in was never acknowledged,
-    the phone sends it again, and the replay writes the alerts (`on_check_in` skips those already
-    there). On SQLite a transaction, which the caller commits."""
-    connection = db.engine.connect()
-    if connection.dialect.name == "postgresql":
-        return connection.execution_options(isolation_level="AUTOCOMMIT")
-    return connection
-
-
-@cache
-def _stored():
-    """The check-in stored under (client_id, idempotency_key), as columns."""
-    table = CheckIn.__table__
-    return select(table).where(
-        table.c.client_id == bindparam("client_id"),
-        table.c.idempotency_key == bindparam("idempotency_key"),
-    )
 
 
 def submit(
@@ -526,7 +410,7 @@ def submit(
         "client_id": client.id,
         "therapist_id": therapist_id,
         "appointment_id": appointment_id,
-        **_answers(data, now),
+        **answers(data, now),
     }
     new_id, history = _insert_once(values)
     if new_id is None:

@@ -19,7 +19,7 @@ from ..web_session import (
     signed_in_as,
     token_hash,
 )
-from . import bp, queries, service
+from . import bp, fast_path, queries, service
 from .history import by_session, panels
 
 SUBMIT_LIMIT = "60/minute"
@@ -121,10 +121,8 @@ def submit():
         data, refused = None, err  # answered after the session check: 401 or 403 come first
     token = g.get("session_token")
     if token and data is not None:
-        with (
-            service.fast_connection() as connection
-        ):  # closing it rolls back what was not committed
-            stored = service.submit_signed_in(
+        with fast_path.connection() as connection:  # closing it rolls back what was not committed
+            stored = fast_path.submit(
                 connection, token, data, now=now, secret=current_app.secret_key
             )
             if stored is not None:
@@ -133,13 +131,14 @@ def submit():
             row, created, session_id = stored
             signed_in_as(session_id, row.client_id, "client")
             return jsonify(service.to_json(row)), 201 if created else 200
-    load_deferred(also=service.link_columns)  # the usual way decides what the one statement did not
+    load_deferred(also=service.link_columns)  # the usual way decides what the fast path did not
     return _submit_usual(now, data, refused)
 
 
 @login_required("client")
 def _submit_usual(now, data, refused):
-    """The check-in with the session read first: its refusals, replays, scheduled check-ins and touches."""
+    """The check-in with the session read first (app/checkins/fast_path.py did not settle it): its
+    refusals, touches, and replays of other answers."""
     try:
         if refused is not None:
             raise refused

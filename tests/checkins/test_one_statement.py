@@ -186,3 +186,28 @@ def test_an_owner_tag_this_process_never_made_takes_the_usual_way(app, client):
         res = client.post("/api/check-ins", json=body(owner=mine))
     assert res.status_code == 201, res.get_json()
     assert len(seen.statements) == (1 if postgres(app) else 2), describe(seen)
+
+
+def test_a_scheduled_check_in_is_a_read_and_an_insert_and_checks_the_appointment(app, client):
+    """The appointment is read with the session; the fast path stores only the client's own, scheduled,
+    open appointment's check-in, and leaves every other case to the usual way's answer."""
+    with app.app_context():
+        _practice, therapist, person = people()
+        _, _, other = people()
+        factories.sign_in(client, person)
+        mine = factories.appointment(therapist, person, utcnow() - timedelta(minutes=80))
+        theirs = factories.appointment(therapist, other, utcnow() - timedelta(minutes=55))
+        cancelled = factories.appointment(therapist, person, utcnow() - timedelta(days=1))
+        cancelled.status = "cancelled"
+        db.session.commit()
+        ids = mine.id, theirs.id, cancelled.id
+    with traffic(app) as seen:
+        res = client.post("/api/check-ins", json=body(appointment_id=ids[0], phase="after"))
+    assert res.status_code == 201, res.get_json()
+    assert len(seen.statements) == 2, describe(seen)
+    assert client.post("/api/check-ins", json=body(appointment_id=ids[1])).status_code == 403
+    assert client.post("/api/check-ins", json=body(appointment_id=ids[2])).status_code == 422
+    late = body(appointment_id=ids[0], phase="before")
+    assert client.post("/api/check-ins", json=late).status_code == 422  # its session has ended
+    assert client.post("/api/check-ins", json=body(appointment_id=2**31 - 1)).status_code == 403
+    assert count(app) == 1

@@ -18,10 +18,12 @@ from app.web_session import TOUCH_EVERY
 from tests import factories
 from tests.checkins.helpers import body, people
 
-# Session, user, care link and thresholds (one statement: web_session.columns_only), the insert, the
-# alert rules history; plus one of slack (an appointment's check-in reads the appointment). A check-in
-# that raises alerts adds one INSERT per alert.
-MAX_STATEMENTS = 4
+# A new check-in on the fast path (app/checkins/fast_path.py): the session, care link or appointment,
+# thresholds and alert history in one read, then the insert (PostgreSQL: one statement for an
+# unscheduled one). Alerts add one INSERT. A replay adds the read of the stored row.
+MAX_STATEMENTS = 2
+# The usual way, for a session due a touch: session, insert, history, stored-row read and the touch.
+MAX_USUAL_STATEMENTS = 5
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
@@ -118,7 +120,7 @@ def test_a_stale_last_seen_is_touched_in_the_check_ins_transaction(app, client):
     assert res.status_code == 201, res.get_json()
     assert seen.write_transactions() == 1, describe(seen)
     assert len(seen.commits) == 1, describe(seen)
-    assert len(seen.statements) <= MAX_STATEMENTS + 1, describe(seen)
+    assert len(seen.statements) <= MAX_USUAL_STATEMENTS, describe(seen)
     with app.app_context():
         row = db.session.scalar(select(UserSession))
         assert utcnow() - row.last_seen_at < timedelta(minutes=1)
@@ -135,7 +137,8 @@ def test_an_after_check_in_with_its_before_answers_stays_in_budget(app, client):
         rules = db.session.scalars(select(Alert.rule).where(Alert.check_in_id == res.json["id"]))
         assert "worse_after" in set(rules)
         alerts = db.session.scalar(select(func.count(Alert.id)))
-    assert len(seen.statements) <= MAX_STATEMENTS + alerts, describe(seen)
+    assert len(seen.statements) <= MAX_STATEMENTS + 1, describe(seen)  # all its alerts: one INSERT
+    assert alerts >= 1
     assert seen.write_transactions() == 1, describe(seen)
     assert seen.after_last_commit() == [], describe(seen)
 
@@ -148,9 +151,7 @@ def test_a_replay_stores_nothing_and_stays_in_budget(app, client):
         res = client.post("/api/check-ins", json=first)
     assert res.status_code == 200
     assert len(seen.commits) <= 1, describe(seen)
-    assert len(seen.statements) <= MAX_STATEMENTS, describe(
-        seen
-    )  # the insert that did nothing, a find
+    assert len(seen.statements) <= MAX_STATEMENTS + 1, describe(seen)  # + the stored row
     with app.app_context():
         assert len(db.session.scalars(select(CheckIn)).all()) == 1
 
@@ -189,7 +190,8 @@ def attached():
 
 def test_a_new_check_in_builds_no_orm_object_but_its_alerts_are_stored(app, client):
     """Building and tracking a CheckIn object cost about a tenth of a check-in's CPU (issue 12): the
-    insert is one Core statement, so nothing needs one. Alerts, rare, are still ORM rows."""
+    insert is one Core statement, so nothing needs one; nor do its alerts, inserted on the same
+    connection (app/checkins/fast_path.py)."""
     _token, appointment_id = signed_in(app, client, appointment=True)
     before = post(client, appointment_id=appointment_id, phase="before", safe=9, heard=9)
     assert before.status_code == 201, before.get_json()
@@ -200,7 +202,7 @@ def test_a_new_check_in_builds_no_orm_object_but_its_alerts_are_stored(app, clie
     with attached() as alarmed:
         res = post(client, appointment_id=appointment_id, phase="after", safe=2, heard=2)
     assert res.status_code == 201, res.get_json()
-    assert set(alarmed) == {"Alert"}, alarmed
+    assert alarmed == [], alarmed
     with app.app_context():
         stored = db.session.get(CheckIn, res.json["id"])
         assert (stored.safe, stored.phase, stored.appointment_id) == (2, "after", appointment_id)
