@@ -117,3 +117,30 @@ def test_first_dashboard_render_after_warm_up_compiles_none_of_its_statements(ma
     # Except the lazy load of the signed-in user's practice (for the locale): its cache key holds the
     # path the user was loaded by (the session lookup), which no read for nobody can take.
     assert [s for s in reads if "FROM practice" not in s] == [], "\n".join(reads)
+
+
+def test_the_first_admin_render_after_warm_up_loads_no_cells(make_app):
+    """The warm-up loaded the admin overview's published cells: the first /admin of a new app only
+    checks they are still current (the stamp) and reads no published cell."""
+    from app.dashboard import anonymity
+
+    setup = make_app()
+    with setup.app_context():
+        p, *_ = team()
+        anonymity.refresh(p, now=NOW)
+        admin = factories.user(p, "admin")
+        db.session.commit()
+        admin_id = admin.id
+    app = make_app(WARM_UP=True)
+    client = app.test_client()
+    with app.app_context():
+        factories.sign_in(client, db.session.get(User, admin_id))
+    statements = count_statements(app, lambda: client.get("/admin"))
+    assert any("published_period" in s for s in statements), statements  # the stamp
+    assert not [s for s in statements if "published_cell" in s], statements
+    cold = make_app(WARM_UP=False)
+    cold_client = cold.test_client()
+    with cold.app_context():
+        factories.sign_in(cold_client, db.session.get(User, admin_id))
+    statements = count_statements(cold, lambda: cold_client.get("/admin"))
+    assert [s for s in statements if "published_cell" in s], statements  # the control: a cold load
