@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 from tests.support.databases import postgres_base_url, postgres_schema
 
-from . import checkins, dashboard, reminders
+from . import checkins, dashboard, reminders, weight
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results.json")
@@ -166,6 +166,40 @@ def fault_rows(db: str, r: dict, rate: float) -> list[dict]:
     ]
 
 
+def weight_rows(r: dict) -> list[dict]:
+    budget = r["budget"]
+    repeat = r["repeat"]
+    other = ", ".join(repeat["other"]) or "none"
+    return [
+        row(
+            f"check-in page first load bytes on the wire, {name}",
+            str(r[key]),
+            f"budget {budget} ({r['files']} files)",
+            r[key] / budget,
+            "<= 1.00x",
+            r[key] <= budget,
+        )
+        for key, name in (("gzip", "gzip"), ("br", "as Chromium asks (br)"))
+    ] + [
+        row(
+            "check-in page third-party requests",
+            str(len(r["third_party"])),
+            "none allowed",
+            None,
+            "0",
+            not r["third_party"],
+        ),
+        row(
+            "repeat load of the installed shell: shell files asked of the server",
+            str(len(repeat["shell"])),
+            f"also asked, not shell files: {other}",
+            None,
+            "0",
+            not repeat["shell"],
+        ),
+    ]
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| figure | value | baseline (same run) | ratio | target | met |",
@@ -202,7 +236,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument(
-        "--only", default="checkins,dashboard,reminders,faults", help="comma-separated figures"
+        "--only",
+        default="checkins,dashboard,reminders,faults,weight",
+        help="comma-separated figures",
     )
     parser.add_argument(
         "--seconds", type=float, default=20, help="check-in load: at most this long per side"
@@ -274,6 +310,10 @@ def main(argv=None) -> int:
                 )
                 raw[f"{kind}/faults"] = r
                 rows += fault_rows(kind, r, args.faults)
+    if "weight" in only:  # one server and one browser: the page is the same on either database
+        print("check-in page weight ...", flush=True)
+        raw["weight"] = weight.run()
+        rows += weight_rows(raw["weight"])
     text = table(rows)
     print()
     print(text)

@@ -8,82 +8,21 @@ Static files must come with content-hashed names and a year-long, immutable cach
 visit asks for nothing (tests/e2e/test_pwa.py checks that in a browser with the service worker).
 """
 
-import gzip
 import re
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
 
 import pytest
 
 from app.core import assets
 from tests.support import live_server as live
-
-BUDGET = 12 * 1024
-PAGE = "/check-in"
-# `import x from "./a.js"`, `import "./a.js"`, `export { y } from "./a.js"`, at the start of a line.
-STATIC_IMPORT = re.compile(
-    r"""^\s*(?:import|export)\s+(?:[\w*{}\s,$]+?\s+from\s+)?["']([^"']+)["']""", re.M
+from tests.support.page_weight import (
+    BUDGET,
+    PAGE,
+    STATIC_IMPORT,
+    first_load,
+    over_the_wire,
+    third_party,
 )
-CSS_URL = re.compile(r"""(?:url\(\s*["']?|@import\s+["'])([^"')\s]+)""")
-ASSET_ATTRS = {"src", "href", "srcset", "poster", "data", "action", "formaction"}
-
-
-class Assets(HTMLParser):
-    """Collect what the HTML makes the browser fetch, and every URL-valued attribute."""
-
-    def __init__(self):
-        super().__init__()
-        self.fetched: list[str] = []
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        self.urls += [v for k, v in attrs if k in ASSET_ATTRS and v]
-        if tag == "link" and "stylesheet" in (a.get("rel") or "").split() and a.get("href"):
-            self.fetched.append(a["href"])
-        if tag == "script" and a.get("src"):
-            self.fetched.append(a["src"])
-
-
-def _third_party(url: str, base: str) -> bool:
-    absolute = urlsplit(urljoin(base, url))
-    return absolute.scheme in ("http", "https") and absolute.netloc != urlsplit(base).netloc
-
-
-def first_load(fetch) -> tuple[dict[str, int], list[str]]:
-    """({path: bytes on the wire} for the page and everything it pulls in, [third-party URLs]).
-
-    `fetch(path)` answers (status, headers, body as sent); gzip bodies are unpacked to be scanned.
-    """
-    base = "http://localhost" + PAGE
-    sizes: dict[str, int] = {}
-    foreign: list[str] = []
-    todo = [base]
-    while todo:
-        url = todo.pop()
-        if _third_party(url, base):
-            foreign.append(url)
-            continue
-        path = urlsplit(url).path
-        if path in sizes:
-            continue
-        status, headers, body = fetch(path)
-        assert status == 200, f"{path} answered {status}"
-        sizes[path] = len(body)
-        if headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        text = body.decode()
-        if path == PAGE:
-            parser = Assets()
-            parser.feed(text)
-            foreign += [u for u in parser.urls if _third_party(u, base)]
-            found = parser.fetched
-        else:
-            found = STATIC_IMPORT.findall(text) if path.endswith(".js") else []
-            found += CSS_URL.findall(text) if path.endswith(".css") else []
-        todo += [urljoin(url, u) for u in found if not u.startswith("data:")]
-    return sizes, foreign
 
 
 def in_process(client):
@@ -120,21 +59,6 @@ def served(tmp_path_factory):
         yield port, client
     finally:
         server.stop()
-
-
-def over_the_wire(port: int, cookie: str | None = None):
-    """`fetch` for first_load: the real server, as a browser asks (gzip accepted, maybe signed in)."""
-
-    def fetch(path):
-        headers = {"Accept-Encoding": "gzip"}
-        if cookie:
-            headers["Cookie"] = cookie
-        status, response_headers, body = live.request(port, "GET", path, headers=headers)
-        fetch.headers[path] = response_headers
-        return status, response_headers, body
-
-    fetch.headers = {}
-    return fetch
 
 
 def _report(sizes: dict[str, int]) -> str:
@@ -215,9 +139,9 @@ def test_import_scanner_finds_the_forms_we_write():
         '  import("./lazy.js");\n'
     )
     assert STATIC_IMPORT.findall(js) == ["./outbox.js", "./api.js", "./side-effect.js", "./re.js"]
-    assert _third_party("https://cdn.example.com/x.js", "http://localhost/check-in")
-    assert _third_party("//cdn.example.com/x.js", "http://localhost/check-in")
-    assert not _third_party("/static/js/app.js", "http://localhost/check-in")
+    assert third_party("https://cdn.example.com/x.js", "http://localhost/check-in")
+    assert third_party("//cdn.example.com/x.js", "http://localhost/check-in")
+    assert not third_party("/static/js/app.js", "http://localhost/check-in")
 
 
 def test_changing_a_module_renames_every_module_that_imports_it(tmp_path):
