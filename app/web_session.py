@@ -4,10 +4,12 @@ keep every `next` redirect on our own origin.
 The session-row lookup lives here, in the kernel, so no feature package is needed to load a request's
 user; starting and revoking sessions are auth's business (app/auth/sessions.py).
 
-Routes marked `@columns_only` (the check-in POST, issue 12) get the session and user as plain columns
-from one Core statement instead of ORM objects with the user's passkeys: the same revocation, timeout
-and activity rules, a fraction of the CPU. A session that timed out takes the ORM path, which revokes
-it; one due a touch gets an UPDATE that the request's own commit carries.
+Routes marked `@columns_only` get the session and user as plain columns from one Core statement instead
+of ORM objects with the user's passkeys: the same revocation, timeout and activity rules, a fraction of
+the CPU. A session that timed out takes the ORM path, which revokes it; one due a touch gets an UPDATE
+that the request's own commit carries. A route marked `@session_in_view` (the check-in POST, issue 12)
+runs that statement inside its own (`columns_query`, filtered by `needs_nothing`) and calls
+`load_deferred` for the usual lookup when its statement found no session that needs nothing done.
 """
 
 import hashlib
