@@ -21,7 +21,7 @@ import tempfile
 import brotli
 
 from tests.support import live_server as live
-from tests.support.page_weight import BUDGET, PAGE, first_load, over_the_wire
+from tests.support.page_weight import BUDGET, PAGE, first_load, over_the_wire, served
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
@@ -107,24 +107,9 @@ def repeat_load(port: int, person: live.Client) -> dict:
 
 
 def run() -> dict:
-    with tempfile.TemporaryDirectory() as instance:
-        url = "sqlite:///" + os.path.join(instance, "weight.db")
-        port = live.free_port()
-        origin = f"http://127.0.0.1:{port}"
-        live.migrate(url)
-        person = live.signed_in_client(url, "weight-secret", origin)
-        env = {
-            "DATABASE_URL": url,
-            "ORIGIN": origin,
-            "SECRET_KEY": "weight-secret",
-            "ATTUNE_INSTANCE": instance,
-        }
-        server = live.Server(env, port, workers=1, log_path=os.path.join(instance, "gunicorn.log"))
-        server.start(timeout=120)
-        try:
-            return {**first_loads(port), "repeat": repeat_load(port, person), "budget": BUDGET}
-        finally:
-            server.stop()
+    with tempfile.TemporaryDirectory() as instance, served(instance, "weight-secret") as running:
+        port, person = running
+        return {**first_loads(port), "repeat": repeat_load(port, person), "budget": BUDGET}
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import pytest
 
 from app.core import assets
 from tests.support import live_server as live
+from tests.support import page_weight
 from tests.support.page_weight import (
     BUDGET,
     PAGE,
@@ -40,25 +41,9 @@ def in_process(client):
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """Attune under gunicorn as bin/serve runs it, on a migrated SQLite file, and a signed-in client."""
-    tmp = tmp_path_factory.mktemp("served")
-    url = f"sqlite:///{tmp / 'attune.db'}"
-    port = live.free_port()
-    origin = f"http://localhost:{port}"
-    live.migrate(url)
-    client = live.signed_in_client(url, "budget-secret", origin)
-    env = {
-        "DATABASE_URL": url,
-        "ORIGIN": origin,
-        "SECRET_KEY": "budget-secret",
-        "RATELIMIT_ENABLED": "0",
-        "ATTUNE_INSTANCE": str(tmp),
-    }
-    server = live.Server(env, port, workers=1, log_path=str(tmp / "gunicorn.log"))
-    server.start(timeout=120)
-    try:
-        yield port, client
-    finally:
-        server.stop()
+    instance = str(tmp_path_factory.mktemp("served"))
+    with page_weight.served(instance, "budget-secret", host="localhost", limits=False) as running:
+        yield running
 
 
 def _report(sizes: dict[str, int]) -> str:

@@ -3,7 +3,9 @@ pulls in before the user can answer, in bytes on the wire, and any URL of anothe
 tests/test_page_budget.py and the bench's page-weight figure (bench/weight.py)."""
 
 import gzip
+import os
 import re
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -89,3 +91,27 @@ def over_the_wire(port: int, cookie: str | None = None):
 
     fetch.headers = {}
     return fetch
+
+
+@contextmanager
+def served(instance: str, secret: str, *, host: str = "127.0.0.1", limits: bool = True):
+    """Attune under gunicorn as bin/serve runs it (one worker), on a migrated SQLite file in
+    `instance`: yields (port, a signed-in client)."""
+    url = "sqlite:///" + os.path.join(instance, "attune.db")
+    port = live.free_port()
+    origin = f"http://{host}:{port}"
+    live.migrate(url)
+    client = live.signed_in_client(url, secret, origin)
+    env = {
+        "DATABASE_URL": url,
+        "ORIGIN": origin,
+        "SECRET_KEY": secret,
+        "RATELIMIT_ENABLED": "1" if limits else "0",
+        "ATTUNE_INSTANCE": instance,
+    }
+    server = live.Server(env, port, workers=1, log_path=os.path.join(instance, "gunicorn.log"))
+    server.start(timeout=120)
+    try:
+        yield port, client
+    finally:
+        server.stop()
