@@ -137,12 +137,14 @@ def token_hash(token: str) -> str:
 
 @cache
 def _session_query():
-    """The session with its user and the user's passkeys (the recovery notice and hold read them on
-    every page), in one statement built once per process."""
+    """The session with its user, the user's passkeys (the recovery notice and hold read them on
+    every page) and practice (its language and settings: every page without the person's own language
+    reads it), in one statement built once per process."""
+    user = joinedload(UserSession.user)
     return (
         select(UserSession)
         .where(UserSession.token_hash == bindparam("token_hash"))
-        .options(joinedload(UserSession.user).joinedload(User.credentials))
+        .options(user.joinedload(User.credentials), user.joinedload(User.practice))
     )
 
 

@@ -11,7 +11,7 @@ here (they live in `anonymity.py`, under the k rules).
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy import and_, bindparam, case, func, literal, null, select, union_all
 from sqlalchemy.orm import aliased
 
 from .. import windows
@@ -184,8 +184,17 @@ def _this_week():
     )
 
 
-WEEKLY_MEANS = _weekly_means()
-WEEKLY_RESPONSE_RATES = _weekly_response_rates()
+def _weekly():
+    """`_weekly_means` and `_weekly_response_rates` as one statement (one round trip), each row led by
+    which of the two it comes from; the rates' two counts fill the means' first two columns."""
+    means = _weekly_means().add_columns(literal("means").label("kind"))
+    rates = _weekly_response_rates().add_columns(
+        null(), null(), null(), literal("rates").label("kind")
+    )
+    return union_all(means, rates)
+
+
+WEEKLY = _weekly()
 THIS_WEEK = _this_week()
 
 
@@ -194,15 +203,16 @@ def weekly(therapist_id: int, *, now: datetime, tz_name: str | None) -> list[Wee
     bounds = week_starts(now, tz_name)
     weeks = [Week(start=b) for b in bounds[:-1]]
     params = {"therapist": therapist_id, "reached": bounds[0] - REACH, **_values("w", bounds)}
-    for i, safe, heard, understood, n, change in db.session.execute(WEEKLY_MEANS, params):
-        if i is not None:
-            w = weeks[i]
-            w.safe, w.heard, w.understood, w.after_count = _r(safe), _r(heard), _r(understood), n
+    params["until"] = min(bounds[-1], now)
+    for i, first, second, understood, n, change, kind in db.session.execute(WEEKLY, params):
+        if i is None:
+            continue
+        w = weeks[i]
+        if kind == "rates":
+            w.appointments, w.answered = int(first), int(second)
+        else:
+            w.safe, w.heard, w.understood, w.after_count = _r(first), _r(second), _r(understood), n
             w.prepost = _r(change)
-    until = {**params, "until": min(bounds[-1], now)}
-    for i, total, answered in db.session.execute(WEEKLY_RESPONSE_RATES, until):
-        if i is not None:
-            weeks[i].appointments, weeks[i].answered = total, answered
     return weeks
 
 
