@@ -355,30 +355,17 @@ def _insert_once(values: dict) -> tuple[int | None, list | None]:
     return (rows[0].new_id, rows) if rows else (None, None)
 
 
-# The stored columns that come from the body (and the time it arrived), not from who sent it.
-ANSWER_COLUMNS = (
-    "phase",
-    "safe",
-    "heard",
-    "understood",
-    "comment",
-    "visibility",
-    "idempotency_key",
-    "body_hash",
-    "created_at",
-    "received_at",
-)
+# The stored columns that come from the body as it is, then those derived from it or from its arrival:
+# what a check-in stores besides who sent it (client, therapist, appointment).
+BODY_COLUMNS = ("phase", "safe", "heard", "understood", "comment", "visibility", "idempotency_key")
+ANSWER_COLUMNS = (*BODY_COLUMNS, "body_hash", "created_at", "received_at")
 
 
 def answers(data: CheckInData, now: datetime) -> dict:
-    """The stored columns of `data` that come from the body (and `now`, when it arrived)."""
-    values = {name: getattr(data, name) for name in ANSWER_COLUMNS[:-3]}
-    return {
-        **values,
-        "body_hash": data.body_hash(),
-        "created_at": data.created_at,
-        "received_at": now,
-    }
+    """The values of ANSWER_COLUMNS for `data`, received at `now`."""
+    values = {name: getattr(data, name) for name in BODY_COLUMNS}
+    values.update(body_hash=data.body_hash(), created_at=data.created_at, received_at=now)
+    return values
 
 
 def submit(
