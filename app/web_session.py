@@ -200,15 +200,10 @@ def resume_columns(token: str, *, now: datetime, also=None):
     if timed_out(row.u_role, row.s_created_at, row.s_last_seen_at, now=now):
         resume(token, now=now)  # the ORM path revokes it (and commits that)
         return None
-    return (*columns_of(row), row)
-
-
-def columns_of(row) -> tuple[Columns, Columns]:
-    """(session, user) as Columns, from a row of `_columns_query` (or a statement built on it)."""
     mapping = row._mapping
     user = Columns(User, {name: mapping[f"u_{name}"] for name in USER_COLUMNS})
     session_row = Columns(UserSession, {name: mapping[f"s_{name}"] for name in SESSION_COLUMNS})
-    return session_row, user
+    return session_row, user, row
 
 
 def columns_query(also=None):

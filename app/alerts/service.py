@@ -68,7 +68,7 @@ def history_query(with_before: bool, client_id=None):
     """The statement of `_history`, built once per process (issue 12): per check-in only its values
     change (client_id, check_in_id, created_at, appointment_id). Its columns: safe, heard, understood,
     position (0 for the before-answer), count, mean. PostgreSQL's check-in runs it inside its insert
-    (app/checkins/service.py), where the new row is invisible and `check_in_id` may be 0; `client_id`,
+    (app/checkins/fast_path.py), where the new row is invisible and `check_in_id` may be 0; `client_id`,
     when given, is the column expression that statement finds the client by, instead of a value."""
     earlier = _named(
         CheckIn.client_id == (bindparam("client_id") if client_id is None else client_id),

@@ -33,6 +33,7 @@ from .service import (
     CheckInData,
     Stored,
     answers,
+    find,
     insert_statement,
     link_columns,
     owner_of,
@@ -196,7 +197,7 @@ def submit(opened, token: str, data: CheckInData, *, now: datetime, secret):
     }
     new_id = first.new_id if inserted else _insert(opened, values)
     if new_id is None:
-        existing = opened.execute(_stored(), values).first()
+        existing = find(opened, first.u_id, data.idempotency_key)
         if existing is None or existing.body_hash != stored["body_hash"]:
             return None
         # The same answers and creation time, so the history read with it is the first send's.
@@ -209,13 +210,3 @@ def submit(opened, token: str, data: CheckInData, *, now: datetime, secret):
 
 def _insert(opened, values: dict) -> int | None:
     return opened.execute(insert_statement(opened.dialect.name), values).scalar()
-
-
-@cache
-def _stored():
-    """The check-in stored under (client_id, idempotency_key), as columns."""
-    table = CheckIn.__table__
-    return select(table).where(
-        table.c.client_id == bindparam("client_id"),
-        table.c.idempotency_key == bindparam("idempotency_key"),
-    )

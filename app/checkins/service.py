@@ -16,16 +16,13 @@ from functools import cache, lru_cache
 from types import SimpleNamespace
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select, true
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from .. import alerts, windows
 from ..alerts.service import (
     THRESHOLD_COLUMNS,
-    history_query,
-    history_values,
-    reads_history,
     with_thresholds,
 )
 from ..extensions import db
@@ -216,13 +213,22 @@ def parse(body, *, now: datetime) -> CheckInData:
     )
 
 
-def find(client_id: int, key: str) -> CheckIn | None:
-    return db.session.scalar(
-        select(CheckIn).where(CheckIn.client_id == client_id, CheckIn.idempotency_key == key)
+def find(connection, client_id: int, key: str):
+    """The check-in stored under (client, idempotency key) as a row of columns, read on `connection`
+    (the usual way's session connection, or the fast path's own), or None."""
+    return connection.execute(_stored(), {"client_id": client_id, "idempotency_key": key}).first()
+
+
+@cache
+def _stored():
+    table = CheckIn.__table__
+    return select(table).where(
+        table.c.client_id == bindparam("client_id"),
+        table.c.idempotency_key == bindparam("idempotency_key"),
     )
 
 
-def _replay(existing: CheckIn, data: CheckInData, *, now: datetime) -> tuple[CheckIn, bool]:
+def _replay(existing, data: CheckInData, *, now: datetime) -> tuple:
     """The stored check-in for a replay of the same answers, with any alert its first send lost
     (fast_path.connection: on PostgreSQL a check-in commits before its alerts are written)."""
     if existing.body_hash != data.body_hash():
@@ -234,7 +240,7 @@ def _replay(existing: CheckIn, data: CheckInData, *, now: datetime) -> tuple[Che
 class Stored(SimpleNamespace):
     """A just-inserted check-in's columns under CheckIn's names, as a plain object (issue 12: building a
     CheckIn and having the session track and expire it cost about a tenth of a check-in's CPU). What
-    reads it (the alert rules, `to_json`, callers) reads columns only; a replay returns the ORM row."""
+    reads it (the alert rules, `to_json`, callers) reads columns only, as from the row `find` returns."""
 
 
 @cache
@@ -319,42 +325,6 @@ def _belongs_to(client_owner: str | None, data: CheckInData) -> None:
         )
 
 
-@cache
-def _insert_with_history(columns: tuple[str, ...], with_before: bool):
-    """PostgreSQL: `_insert` and the alert rules' history read (alerts.history_query) as one statement,
-    one round trip less (issue 12). A data-modifying WITH's row is invisible to the statement's own
-    read, so the history holds the earlier answers only, as when it is read after the insert. The
-    insert's values are bound as `new_<column>`: the history's names (client_id...) are its own."""
-    table = CheckIn.__table__
-    inserted = (
-        postgresql.insert(table)
-        .values({name: bindparam(f"new_{name}") for name in columns})
-        .on_conflict_do_nothing()
-        .returning(table.c.id)
-        .cte("new_check_in")
-    )
-    history = history_query(with_before).subquery("history")
-    return select(inserted.c.id.label("new_id"), *history.c).select_from(
-        inserted.outerjoin(history, true())
-    )
-
-
-def _insert_once(values: dict) -> tuple[int | None, list | None]:
-    """(the new id, or None when the (client, key) or (appointment, phase) is taken; the alert rules'
-    history rows when they came with it, else None). One statement, no savepoint, and the transaction
-    stays usable on PostgreSQL, where a racing replay waits for the winner's commit and then finds
-    its row."""
-    connection = db.session.connection()
-    new = Stored(**values)
-    if connection.dialect.name != "postgresql" or not reads_history(new):
-        return connection.execute(insert_statement(connection.dialect.name), values).scalar(), None
-    statement = _insert_with_history(tuple(values), bool(new.appointment_id))
-    params = {f"new_{name}": value for name, value in values.items()}
-    params.update(history_values(new, 0))  # 0: no row's id (the new row is invisible anyway)
-    rows = connection.execute(statement, params).all()
-    return (rows[0].new_id, rows) if rows else (None, None)
-
-
 # The stored columns that come from the body as it is, then those derived from it or from its arrival:
 # what a check-in stores besides who sent it (client, therapist, appointment).
 BODY_COLUMNS = ("phase", "safe", "heard", "understood", "comment", "visibility", "idempotency_key")
@@ -389,7 +359,7 @@ def submit(
     try:
         therapist_id, appointment_id, practice = _therapist_for(client, data, link)
     except CheckInError:
-        existing = find(client.id, data.idempotency_key)
+        existing = find(db.session.connection(), client.id, data.idempotency_key)
         if existing is not None:
             return _replay(existing, data, now=now)
         raise
@@ -399,9 +369,10 @@ def submit(
         "appointment_id": appointment_id,
         **answers(data, now),
     }
-    new_id, history = _insert_once(values)
+    connection = db.session.connection()
+    new_id = connection.execute(insert_statement(connection.dialect.name), values).scalar()
     if new_id is None:
-        existing = find(client.id, data.idempotency_key)
+        existing = find(db.session.connection(), client.id, data.idempotency_key)
         if existing is not None:
             return _replay(existing, data, now=now)
         raise CheckInError(
@@ -412,7 +383,7 @@ def submit(
             "phase",
         )
     row = Stored(id=new_id, **values)  # what was written, without reading it back
-    alerts.on_check_in(row, now=now, practice=practice, history=history)
+    alerts.on_check_in(row, now=now, practice=practice)
     return row, True
 
 
