@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from types import MappingProxyType
 
 from flask import current_app
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, bindparam, func, insert, or_, select
 
 from ..extensions import db
 from ..models import PublishedCell, PublishedComment, PublishedPeriod
@@ -66,16 +66,19 @@ def _remember(key, value) -> None:
     cache[key] = value
 
 
+# Built once (a statement built per render cost more than the database took to answer it).
+_STAMP = select(func.max(PublishedPeriod.id), func.count(PublishedPeriod.id)).where(
+    PublishedPeriod.practice_id == bindparam("practice"),
+    PublishedPeriod.audience == bindparam("which"),
+    PublishedPeriod.starts_at >= bindparam("since"),
+)
+
+
 def stamp(practice_id: int, which: str, since: datetime) -> tuple[int | None, int]:
     """(highest id, count) of the audience's periods from `since`: published rows are never updated and
     only ever added (or removed with the practice), so an equal stamp means the same published rows."""
-    found = db.session.execute(
-        select(func.max(PublishedPeriod.id), func.count(PublishedPeriod.id)).where(
-            PublishedPeriod.practice_id == practice_id,
-            PublishedPeriod.audience == which,
-            PublishedPeriod.starts_at >= since,
-        )
-    ).one()
+    params = {"practice": practice_id, "which": which, "since": since}
+    found = db.session.connection().execute(_STAMP, params).one()
     return found[0], found[1]
 
 
