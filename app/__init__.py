@@ -26,6 +26,7 @@ from .demo import demo_cli
 from .extensions import babel, csrf, db, limiter, migrate
 from .i18n import (
     format_when,
+    install_template_gettext,
     js_catalogue,
     language_choices,
     select_locale,
@@ -92,6 +93,7 @@ def register_extensions(app: Flask) -> None:
     # security.init_app: after_request runs last-registered first, so its Vary gets Accept-Encoding added.
     Compress(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    install_template_gettext(app.jinja_env)
     app.jinja_env.globals.update(
         get_locale=get_locale,
         format_when=format_when,

@@ -13,11 +13,10 @@ geometric meaning; the mirroring is done here, in the coordinates.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flask_babel import format_decimal
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from .i18n import text_direction
+from .i18n import decimal_writer, text_direction
 
 W, H = 320, 180
 LEFT, RIGHT, TOP, BOTTOM = 30, 8, 10, 26
@@ -62,14 +61,15 @@ def line_chart(
         f'<svg class="chart-svg" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(label)}" '
         'xmlns="http://www.w3.org/2000/svg" focusable="false" direction="ltr">'
     ]
-    parts += _axes(labels, lo, hi, x, y, rtl=rtl)
+    number = decimal_writer()
+    parts += _axes(labels, lo, hi, x, y, number, rtl=rtl)
     for s in series:
-        parts += _series(s, x, y)
+        parts += _series(s, x, y, number)
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def _axes(labels, lo, hi, x, y, *, rtl: bool = False) -> list[str]:
+def _axes(labels, lo, hi, x, y, number, *, rtl: bool = False) -> list[str]:
     out = []
     start, end = ("end", "start") if rtl else ("start", "end")
     x1, x2 = (RIGHT, W - LEFT) if rtl else (LEFT, W - RIGHT)
@@ -79,7 +79,7 @@ def _axes(labels, lo, hi, x, y, *, rtl: bool = False) -> list[str]:
         out.append(f'<line class="grid" x1="{x1}" x2="{x2}" y1="{yy:.1f}" y2="{yy:.1f}"/>')
         out.append(
             f'<text class="tick" x="{scale_x}" y="{yy + 3:.1f}" text-anchor="{end}">'
-            f"{format_decimal(v)}</text>"
+            f"{number(v)}</text>"
         )
     every = max(1, len(labels) // 4)
     last = len(labels) - 1
@@ -92,7 +92,7 @@ def _axes(labels, lo, hi, x, y, *, rtl: bool = False) -> list[str]:
     return out
 
 
-def _series(s: Series, x, y) -> list[str]:
+def _series(s: Series, x, y, number) -> list[str]:
     out = []
     runs, run = [], []
     for i, v in enumerate(s.values):
@@ -106,10 +106,11 @@ def _series(s: Series, x, y) -> list[str]:
         if len(r) > 1:
             points = " ".join(f"{px:.1f},{py:.1f}" for px, py, _v, _i in r)
             out.append(f'<polyline class="line {s.css}" points="{points}" fill="none"/>')
+    name = escape(s.name)
     for r in runs:
         for px, py, v, _i in r:
             out.append(
                 f'<circle class="pt {s.css}" cx="{px:.1f}" cy="{py:.1f}" r="3.5">'
-                f"<title>{escape(s.name)}: {format_decimal(v)}</title></circle>"
+                f"<title>{name}: {number(v)}</title></circle>"
             )
     return out

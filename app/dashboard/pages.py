@@ -36,7 +36,7 @@ def dashboard(user: User, *, now: datetime) -> dict:
     return {
         "appointments": week_table(_week_rows(user, now)),
         "alerts": alerts.grouped(alerts.open_alerts(user.id, now=now)),
-        "weeks": list(zip(labels, weeks, strict=True)),
+        "trend_rows": trend_rows(labels, weeks),
         "trend_chart": item_chart(labels, weeks, _("Weekly after-session means, last 12 weeks")),
         "change_chart": line_chart(
             labels,
@@ -98,18 +98,34 @@ def week_table(rows: list[WeekRow]) -> list[Markup]:
         "missing": _("missing"),
         "later": _("not yet open"),
     }
+    cells = {key: f'<td class="st-{key}">{escape(word)}</td>' for key, word in words.items()}
     out = []
     for r in rows:
-        before, after = r.status["before"], r.status["after"]
+        status = r.status
         out.append(
             Markup(
-                f'<tr><td><time datetime="{escape(r.starts_at.isoformat())}">{escape(r.when)}</time>'
+                f'<tr><td><time datetime="{r.starts_at.isoformat()}">{escape(r.when)}</time>'
                 f'</td><td><a href="{escape(r.url)}">{escape(r.display_name)}</a></td>'
-                f'<td class="st-{escape(before)}">{escape(words[before])}</td>'
-                f'<td class="st-{escape(after)}">{escape(words[after])}</td></tr>'
+                f"{cells[status['before']]}{cells[status['after']]}</tr>"
             )
         )
     return out
+
+
+def trend_rows(labels: list[str], weeks: list[stats.Week]) -> list[Markup]:
+    """The weekly trends table as escaped HTML (a template macro call per cell cost more than the
+    statement behind the figures); an empty week shows a dash."""
+
+    def cell(value, unit=""):
+        return "<td>–</td>" if value is None else f"<td>{escape(value)}{unit}</td>"
+
+    return [
+        Markup(
+            f'<tr><th scope="row">{escape(label)}</th>{cell(w.safe)}{cell(w.heard)}'
+            f"{cell(w.understood)}{cell(w.prepost)}{cell(w.response_rate, ' %')}</tr>"
+        )
+        for label, w in zip(labels, weeks, strict=True)
+    ]
 
 
 def _anonymous_rows(scope, window: anonymity.Window):

@@ -573,3 +573,19 @@ def test_admin_therapist_rows_escape_names_and_show_dashes_for_hidden_cells():
         '<tr><th scope="row">&lt;b&gt;Theo&lt;/b&gt; &amp; co</th><td>7.5 / 8.0 / 6.25</td>'
         "<td>–</td><td>–</td><td>7.5 / 8.0 / 6.25</td></tr>"
     )
+
+
+def test_weekly_trend_rows_escape_labels_and_show_dashes_for_empty_weeks():
+    from datetime import UTC, datetime
+
+    from app.dashboard import pages, stats
+
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    full = stats.Week(start, safe=7.5, heard=8.0, understood=6.3, prepost=-1.5)
+    full.appointments, full.answered = 4, 3
+    rows = pages.trend_rows(["<i>Nov 2</i>", "Nov 9"], [full, stats.Week(start)])
+    assert rows == [
+        '<tr><th scope="row">&lt;i&gt;Nov 2&lt;/i&gt;</th><td>7.5</td><td>8.0</td><td>6.3</td>'
+        "<td>-1.5</td><td>75 %</td></tr>",
+        '<tr><th scope="row">Nov 9</th><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td></tr>',
+    ]
