@@ -94,7 +94,7 @@ def analyse() -> None:
     print(f"  {done}: {time.perf_counter() - started:.1f} s")
 
 
-FIRSTS = 3  # new apps whose first requests are timed: one sample on a shared VM is mostly noise
+FIRSTS = 5  # new apps whose first requests are timed: one sample on a shared VM is mostly noise
 
 
 def first_requests(url, instance, tokens, client_page, *, publish: bool) -> dict[str, float]:

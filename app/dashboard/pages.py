@@ -260,7 +260,7 @@ def therapist_table(rows) -> list[Markup]:
     out = []
     for therapist, cells in rows:
         tds = "".join(
-            f"<td>{escape(c.safe)} / {escape(c.heard)} / {escape(c.understood)}</td>"
+            f"<td>{float(c.safe)} / {float(c.heard)} / {float(c.understood)}</td>"  # numbers only
             if c
             else "<td>–</td>"
             for c in cells

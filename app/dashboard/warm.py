@@ -7,7 +7,7 @@ render's SQL: 3 to 8 times a warm render (issue 12 wants the first render after 
 warm one). So when the app is created in a server process (not under the `flask` command: its
 `db upgrade` may run before any table exists, and its other commands render no page):
 
-- every template is compiled and every language's messages and date formats loaded;
+- every template is compiled and every language's messages, date formats and plural forms loaded;
 - the dashboard, client page and admin page gather their data once for nobody (ids that
   match no row), which compiles and caches their statements on the engine and opens a connection;
   then two requests go through the whole stack (an HTML page, compressed; a dashboard request with
@@ -17,7 +17,8 @@ warm one). So when the app is created in a server process (not under the `flask`
 - if nothing is published yet (a first start, a fresh restore), the periodic pass's publishing runs
   once, so the pages do not say "not published yet" until the first pass (`PUBLISH_ON_START`);
 - the admin overview's published cells (every therapist's: the largest set a page reads) of the
-  newest practices are loaded into the app's cache.
+  newest practices are loaded into the app's cache, and the statement that checks they are still
+  current (`snapshots.stamp`) is compiled.
 
 Tests create an app per test and skip all this (`WARM_UP`, default: on unless TESTING); the bench
 turns it on, as a server has it.
@@ -33,9 +34,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
-from ..i18n import format_when, js_messages
+from ..i18n import format_when, js_messages, plural_samples
 from ..models import Practice, PublishedPeriod, User, utcnow
-from . import pages
+from . import pages, snapshots
 from .cli import refresh_all
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def warm(app: Flask) -> None:
             with force_locale(language):
                 get_translations()
                 format_when(moment, "MMMEd", clock=True)
+                plural_samples(language)  # every signed-in page's unsent-check-ins warning
 
 
 def warm_statements(app: Flask) -> bool:
@@ -80,6 +82,9 @@ def warm_statements(app: Flask) -> bool:
             pages.dashboard(therapist, now=now)
             pages.client_page(therapist, client, now=now)
             pages.admin_overview(practice, now=now)
+            # A first read of published cells loads them (which yields their stamp); every later
+            # render asks for the stamp alone, so compile that statement too.
+            snapshots.stamp(NOBODY, "anonymous", now)
         except DBAPIError as error:  # no schema yet, or the database is not up: nothing to warm
             log.info("dashboard statements not warmed: %s", type(error.orig).__name__)
             return False
