@@ -53,6 +53,19 @@ def migrated(url: str, instance: str) -> None:
     upgrade_to_head(create_app(base_config(url, instance)))
 
 
+@pytest.fixture
+def pg_app(pg_schema_url, tmp_path):
+    """An app on PostgreSQL whatever ATTUNE_TEST_DB says, for what only PostgreSQL does (concurrent
+    writers, plans); its tables are emptied afterwards."""
+    migrated(pg_schema_url, str(tmp_path))
+    app = create_app(base_config(pg_schema_url, str(tmp_path)))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        empty_tables()
+        db.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_url(request, tmp_path_factory):
     instance = str(tmp_path_factory.mktemp("instance"))

@@ -8,23 +8,10 @@ import requests
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from app import create_app
 from app.extensions import db
 from app.models import CheckIn, utcnow
 from tests import factories
 from tests.checkins.helpers import appointment, body, people
-from tests.conftest import base_config, empty_tables, migrated
-
-
-@pytest.fixture
-def pg_app(pg_schema_url, tmp_path):
-    migrated(pg_schema_url, str(tmp_path))
-    app = create_app(base_config(pg_schema_url, str(tmp_path)))
-    yield app
-    with app.app_context():
-        db.session.remove()
-        empty_tables()
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -9,23 +9,11 @@ statement unprepared; the check below would see it prepared (it sees the week ta
 import pytest
 import sqlalchemy as sa
 
-from app import create_app
 from app.dashboard import stats
 from app.extensions import db
 from app.models import utcnow
-from tests.conftest import base_config, migrated
 
 RUNS = 8  # past psycopg's prepare threshold (5)
-
-
-@pytest.fixture
-def pg_app(pg_schema_url, tmp_path):
-    migrated(pg_schema_url, str(tmp_path))
-    app = create_app(base_config(pg_schema_url, str(tmp_path)))
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _prepared() -> list[str]:
