@@ -160,7 +160,7 @@ def client_page(
         .limit(500)
     ).all()
     afters = [c for c in check_ins if c.phase == "after"][:20][::-1]
-    labels = [format_when(c.created_at, "MMMd") for c in afters]
+    labels = format_many([c.created_at for c in afters], "MMMd")
     return {
         "client": client,
         "check_ins": check_ins,
@@ -168,7 +168,7 @@ def client_page(
         "chart": item_chart(labels, afters, _("After-session ratings over time"))
         if afters
         else None,
-        "pairs": _pairs(check_ins),
+        "pairs": _timed_pairs(_pairs(check_ins)),
         "alerts": db.session.scalars(
             select(Alert)
             .where(Alert.client_id == client.id, Alert.therapist_id == therapist.id, *held_alerts)
@@ -215,6 +215,17 @@ def _pairs(check_ins):
     return sorted(
         by_appt.values(), key=lambda p: (p.get("after") or p["before"]).created_at, reverse=True
     )[:20]
+
+
+def _timed_pairs(pairs) -> list[tuple[dict, datetime, str]]:
+    """(pair, when its session started, that time written) for the pairs table: one format_many for
+    the table rather than a date formatting per row in the template."""
+    starts = [_started(p.get("before") or p["after"]) for p in pairs]
+    return list(zip(pairs, starts, format_many(starts, "MMMEd", clock=True), strict=True))
+
+
+def _started(check_in) -> datetime:
+    return check_in.appointment.starts_at if check_in.appointment else check_in.created_at
 
 
 def admin_overview(practice, *, now: datetime) -> dict:

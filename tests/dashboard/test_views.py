@@ -589,3 +589,30 @@ def test_weekly_trend_rows_escape_labels_and_show_dashes_for_empty_weeks():
         "<td>-1.5</td><td>75 %</td></tr>",
         '<tr><th scope="row">Nov 9</th><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td></tr>',
     ]
+
+
+def test_client_pairs_table_dates_each_session_by_its_start_in_the_viewers_zone(world, client, ctx):
+    """The before/after table's times are written once for the table (pages._timed_pairs): each row
+    still shows its own session's start, whichever check-in the pair has, as format_when writes it in
+    the therapist's zone."""
+    from flask import g
+
+    from app.i18n import format_when
+
+    t1, c1 = world["t1"], world["c1"]
+    t1.time_zone = "America/New_York"
+    early = appointment(t1, c1, NOW - timedelta(days=3, hours=5))
+    late = appointment(t1, c1, NOW - timedelta(hours=5))
+    check_in(
+        c1, t1, (3, 4, 5), at=late.starts_at - timedelta(minutes=30), phase="before", appt=late
+    )
+    done = early.starts_at + timedelta(minutes=55)
+    check_in(c1, t1, (6, 6, 6), at=done, phase="after", appt=early, raise_alerts=False)
+    db.session.commit()
+    factories.sign_in(client, t1)
+    page = client.get(f"/clients/{c1.id}").get_data(as_text=True)
+    with ctx.test_request_context():
+        g.user = t1
+        for at in (early.starts_at, late.starts_at):
+            shown = f'<th scope="row"><time datetime="{at.isoformat()}">'
+            assert shown + f"{format_when(at, 'MMMEd', clock=True)}</time></th>" in page
