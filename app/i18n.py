@@ -1,7 +1,7 @@
 """Locale and time-zone selection for Flask-Babel, and time formatting in the viewer's zone."""
 
 import os
-from datetime import datetime
+from datetime import date, datetime, time
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -99,6 +99,7 @@ def install_template_gettext(env) -> None:
         npgettext=lambda c, s, p, n: catalogue().unpgettext(c, s, p, n),
         newstyle=True,
     )
+    env.filters["mean"] = format_mean
 
 
 def catalogue():
@@ -152,45 +153,61 @@ def format_when(value, skeleton: str, *, clock: bool = False) -> str:
 
 def format_many(values: list[datetime], skeleton: str, *, clock: bool = False) -> list[str]:
     """`format_when` of many datetimes in one request, the same text each, for a fraction of the cost:
-    the zone, the language and its patterns are looked up once, and each distinct day and clock time
-    is written once (a dashboard writes a couple of hundred session times over seven days)."""
+    the zone and the language are looked up once, and a day and time already written in a language is
+    not written again (`_written`): a dashboard writes a couple of hundred session times, and a client
+    page the same dates on every visit."""
     if not values:
         return []
+    if set(skeleton) & TIME_FIELDS:  # written from the date alone below; no page asks for this
+        return [format_when(v, skeleton, clock=clock) for v in values]
     # zoneinfo converts in C; pytz's normalize per value was most of this function's time.
-    tz, locale = zone(str(get_timezone())), get_locale()
-    skeletons = locale.datetime_skeletons
-    matched = skeleton if skeleton in skeletons else match_skeleton(skeleton, skeletons)
-    day, days = parse_pattern(skeletons[matched]), {}
-    # A skeleton of date fields only is written from the date alone, so equal days share their text.
-    by_date = not set(skeleton) & set("hHkKjJmsSaAbBzZvV")
-    pattern = locale.datetime_formats["medium"]
-    pattern = getattr(pattern, "pattern", pattern)
-    clock_pattern, clocks = parse_pattern(get_time_format("short", locale)), {}
+    tz, language = zone(str(get_timezone())), str(get_locale())
     out = []
     for v in values:
         local = v.astimezone(tz)
-        key = local.date() if by_date else local
-        if key not in days:
-            days[key] = day.apply(local, locale)
-        if not clock:
-            out.append(days[key])
-            continue
-        at = (local.hour, local.minute)  # the short time formats show hours, minutes, am/pm
-        if at not in clocks:
-            clocks[at] = clock_pattern.apply(local, locale)
-        out.append(pattern.replace("{1}", days[key]).replace("{0}", clocks[at]))
+        at = (local.hour, local.minute) if clock else None  # what the short time formats show
+        out.append(_written(language, skeleton, local.date(), at))
     return out
 
 
-def decimal_writer():
+TIME_FIELDS = frozenset("hHkKjJmsSaAbBzZvV")  # CLDR pattern letters of a time of day or a zone
+
+
+@lru_cache(maxsize=16384)
+def _written(language: str, skeleton: str, day: date, at: tuple[int, int] | None) -> str:
+    """A pure function of its arguments, so kept: Babel's pattern apply took ~4 us a field, and a
+    page wrote ~150 fields. `format_when`'s text for a date-only `skeleton` at the local `day` and,
+    with `at` (hour, minute), the short local time after it."""
+    locale = Locale.parse(language)
+    skeletons = locale.datetime_skeletons
+    matched = skeleton if skeleton in skeletons else match_skeleton(skeleton, skeletons)
+    text = parse_pattern(skeletons[matched]).apply(day, locale)
+    if at is None:
+        return text
+    pattern = locale.datetime_formats["medium"]
+    pattern = getattr(pattern, "pattern", pattern)
+    clock = parse_pattern(get_time_format("short", locale)).apply(time(*at), locale)
+    return pattern.replace("{1}", text).replace("{0}", clock)
+
+
+# A mean in a table: one decimal always, so a column lines up ("8.0", "7.3"; "8,0" in German).
+MEAN = "#,##0.0"
+
+
+def decimal_writer(pattern: str | None = None):
     """Flask-Babel's `format_decimal` for the numbers of one page, in its language: the language is
     looked up once, and a number already written in it is not written again (`_decimal`): a
     dashboard's charts write about 70 numbers, most of them means with one decimal."""
     language = str(get_locale() or "en")
-    return lambda value: _decimal(language, value)
+    return lambda value: _decimal(language, value, pattern)
+
+
+def format_mean(value) -> str:
+    """A table's mean in the page's language (the `mean` template filter)."""
+    return _decimal(str(get_locale() or "en"), value, MEAN)
 
 
 @lru_cache(maxsize=4096)
-def _decimal(language: str, value) -> str:
+def _decimal(language: str, value, pattern: str | None = None) -> str:
     """A pure function of its arguments, so kept: Babel's pattern apply took ~10 us a number."""
-    return numbers.format_decimal(value, locale=language)
+    return numbers.format_decimal(value, format=pattern, locale=language)

@@ -6,14 +6,13 @@ from typing import NamedTuple
 from flask import url_for
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import bindparam, select
 
 from .. import alerts
 from ..charts import Series, item_chart, line_chart
 from ..extensions import db
-from ..i18n import format_many, format_when
-from ..models import Alert, Appointment, CareLink, CheckIn, User
+from ..i18n import MEAN, decimal_writer, format_many, format_when
+from ..models import Alert, Appointment, CareLink, CheckIn, User, UTCDateTime
 from ..reminders.status import reminder_status
 from . import anonymity, stats
 
@@ -116,13 +115,15 @@ def trend_rows(labels: list[str], weeks: list[stats.Week]) -> list[Markup]:
     """The weekly trends table as escaped HTML (a template macro call per cell cost more than the
     statement behind the figures); an empty week shows a dash."""
 
-    def cell(value, unit=""):
-        return "<td>–</td>" if value is None else f"<td>{escape(value)}{unit}</td>"
+    mean, whole = decimal_writer(MEAN), decimal_writer()
+
+    def cell(value, write=mean, unit=""):
+        return "<td>–</td>" if value is None else f"<td>{escape(write(value))}{unit}</td>"
 
     return [
         Markup(
             f'<tr><th scope="row">{escape(label)}</th>{cell(w.safe)}{cell(w.heard)}'
-            f"{cell(w.understood)}{cell(w.prepost)}{cell(w.response_rate, ' %')}</tr>"
+            f"{cell(w.understood)}{cell(w.prepost)}{cell(w.response_rate, whole, ' %')}</tr>"
         )
         for label, w in zip(labels, weeks, strict=True)
     ]
@@ -141,24 +142,44 @@ def _anonymous_rows(scope, window: anonymity.Window):
     return rows[::-1]
 
 
+def _client_check_ins(held: bool):
+    """A client's named check-ins with their session's start, newest first, as plain rows (built once):
+    the ORM objects and the appointments' second query cost more than reading the rows (issue 12)."""
+    since = (CheckIn.received_at >= bindparam("since", type_=UTCDateTime()),) if held else ()
+    return (
+        select(
+            CheckIn.id,
+            CheckIn.created_at,
+            CheckIn.phase,
+            CheckIn.safe,
+            CheckIn.heard,
+            CheckIn.understood,
+            CheckIn.comment,
+            CheckIn.appointment_id,
+            Appointment.starts_at.label("session_start"),
+        )
+        .outerjoin(Appointment, Appointment.id == CheckIn.appointment_id)
+        .where(
+            CheckIn.client_id == bindparam("client"),
+            CheckIn.therapist_id == bindparam("therapist"),
+            CheckIn.visibility == "named",
+            *since,
+        )
+        .order_by(CheckIn.created_at.desc())
+        .limit(500)
+    )
+
+
+CLIENT_CHECK_INS = {held: _client_check_ins(held) for held in (False, True)}
+
+
 def client_page(
     therapist: User, client: User, *, now: datetime, since: datetime | None = None
 ) -> dict:
     """With `since` (a recovery hold), only check-ins and alerts recorded from then on."""
-    held_check_ins = () if since is None else (CheckIn.received_at >= since,)
     held_alerts = () if since is None else (Alert.created_at >= since,)
-    check_ins = db.session.scalars(
-        select(CheckIn)
-        .where(
-            CheckIn.client_id == client.id,
-            CheckIn.therapist_id == therapist.id,
-            CheckIn.visibility == "named",
-            *held_check_ins,
-        )
-        .order_by(CheckIn.created_at.desc())
-        .options(selectinload(CheckIn.appointment))
-        .limit(500)
-    ).all()
+    params = {"client": client.id, "therapist": therapist.id, "since": since}
+    check_ins = stats.read(CLIENT_CHECK_INS[since is not None], params).all()
     afters = [c for c in check_ins if c.phase == "after"][:20][::-1]
     labels = format_many([c.created_at for c in afters], "MMMd")
     return {
@@ -225,7 +246,7 @@ def _timed_pairs(pairs) -> list[tuple[dict, datetime, str]]:
 
 
 def _started(check_in) -> datetime:
-    return check_in.appointment.starts_at if check_in.appointment else check_in.created_at
+    return check_in.session_start or check_in.created_at
 
 
 def admin_overview(practice, *, now: datetime) -> dict:
@@ -268,10 +289,10 @@ def admin_overview(practice, *, now: datetime) -> dict:
 def therapist_table(rows) -> list[Markup]:
     """The admin's by-therapist rows ((therapist, cells)) as escaped HTML: 200 therapists times four
     periods at issue 12's size, where the template's per-cell work cost more than reading the cells."""
-    out = []
+    mean, out = decimal_writer(MEAN), []
     for therapist, cells in rows:
         tds = "".join(
-            f"<td>{float(c.safe)} / {float(c.heard)} / {float(c.understood)}</td>"  # numbers only
+            f"<td>{escape(mean(c.safe))} / {escape(mean(c.heard))} / {escape(mean(c.understood))}</td>"
             if c
             else "<td>–</td>"
             for c in cells

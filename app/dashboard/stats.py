@@ -211,7 +211,7 @@ def weekly(therapist_id: int, *, now: datetime, tz_name: str | None) -> list[Wee
     weeks = [Week(start=b) for b in bounds[:-1]]
     params = {"therapist": therapist_id, "reached": bounds[0] - REACH, **_values("w", bounds)}
     params["until"] = min(bounds[-1], now)
-    for i, first, second, understood, n, change, kind in _read(WEEKLY, params):
+    for i, first, second, understood, n, change, kind in read(WEEKLY, params):
         if i is None:
             continue
         w = weeks[i]
@@ -223,7 +223,7 @@ def weekly(therapist_id: int, *, now: datetime, tz_name: str | None) -> list[Wee
     return weeks
 
 
-def _read(statement, params):
+def read(statement, params):
     """Run a statement of plain columns on the session's connection, in its transaction: the ORM's
     result handling, which these rows do not need, cost about a third of the call (issue 12)."""
     return db.session.connection().execute(statement, params)
@@ -237,7 +237,7 @@ def this_week(therapist_id: int, *, now: datetime, tz_name: str | None, limit: i
     """This week's appointments with whether each named check-in is done (one query)."""
     bounds = week_starts(now, tz_name, weeks=1)
     params = {"therapist": therapist_id, "limit": limit, **_values("d", bounds)}
-    return _read(THIS_WEEK, params).all()
+    return read(THIS_WEEK, params).all()
 
 
 def check_in_status(row, *, now: datetime) -> dict:

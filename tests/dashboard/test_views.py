@@ -567,12 +567,38 @@ def test_admin_therapist_rows_escape_names_and_show_dashes_for_hidden_cells():
     from app.dashboard import pages
 
     theo = SimpleNamespace(display_name="<b>Theo</b> & co")
-    cell = SimpleNamespace(safe=7.5, heard=8.0, understood=6.25)
+    cell = SimpleNamespace(safe=7.5, heard=8, understood=6.3)
     (row,) = pages.therapist_table([(theo, [cell, None, None, cell])])
     assert row == (
-        '<tr><th scope="row">&lt;b&gt;Theo&lt;/b&gt; &amp; co</th><td>7.5 / 8.0 / 6.25</td>'
-        "<td>–</td><td>–</td><td>7.5 / 8.0 / 6.25</td></tr>"
+        '<tr><th scope="row">&lt;b&gt;Theo&lt;/b&gt; &amp; co</th><td>7.5 / 8.0 / 6.3</td>'
+        "<td>–</td><td>–</td><td>7.5 / 8.0 / 6.3</td></tr>"
     )
+
+
+def test_table_means_are_written_in_the_pages_language_with_one_decimal(ctx):
+    """The weekly, anonymous and by-therapist tables write their means as the charts do, in the
+    page's language ("7,5" in German), with one decimal so a column lines up."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    from app.dashboard import pages, stats
+
+    week = stats.Week(datetime(2026, 11, 2, tzinfo=UTC), safe=7.5, heard=8.0, understood=6.3)
+    week.prepost, week.appointments, week.answered = -1.5, 3, 3
+    cell = SimpleNamespace(safe=7.5, heard=8, understood=6.3, n_rounded=10)
+    table = (
+        '{% from "dashboard/_parts.html" import anonymous_table %}{{ anonymous_table(rows, "x") }}'
+    )
+    with ctx.test_request_context(), force_locale("de"):
+        (trend,) = pages.trend_rows(["2. Nov."], [week])
+        (by_therapist,) = pages.therapist_table([(SimpleNamespace(display_name="T"), [cell])])
+        anonymous = render_template_string(table, rows=[("Okt. 2026", cell, True)])
+    assert "<td>7,5</td><td>8,0</td><td>6,3</td><td>-1,5</td><td>100 %</td>" in trend
+    assert "<td>7,5 / 8,0 / 6,3</td>" in by_therapist
+    assert "<td>7,5</td><td>8,0</td><td>6,3</td>" in anonymous
 
 
 def test_weekly_trend_rows_escape_labels_and_show_dashes_for_empty_weeks():
