@@ -178,16 +178,23 @@ def _written(language: str, skeleton: str, day: date, at: tuple[int, int] | None
     """A pure function of its arguments, so kept: Babel's pattern apply took ~4 us a field, and a
     page wrote ~150 fields. `format_when`'s text for a date-only `skeleton` at the local `day` and,
     with `at` (hour, minute), the short local time after it."""
+    locale, day_pattern, joined, clock = _patterns(language, skeleton)
+    text = day_pattern.apply(day, locale)
+    if at is None:
+        return text
+    return joined.replace("{1}", text).replace("{0}", clock.apply(time(*at), locale))
+
+
+@cache
+def _patterns(language: str, skeleton: str):
+    """(locale, the skeleton's date pattern, the date-and-time pattern, the short time pattern)."""
     locale = Locale.parse(language)
     skeletons = locale.datetime_skeletons
     matched = skeleton if skeleton in skeletons else match_skeleton(skeleton, skeletons)
-    text = parse_pattern(skeletons[matched]).apply(day, locale)
-    if at is None:
-        return text
-    pattern = locale.datetime_formats["medium"]
-    pattern = getattr(pattern, "pattern", pattern)
-    clock = parse_pattern(get_time_format("short", locale)).apply(time(*at), locale)
-    return pattern.replace("{1}", text).replace("{0}", clock)
+    joined = locale.datetime_formats["medium"]
+    joined = getattr(joined, "pattern", joined)
+    clock = parse_pattern(get_time_format("short", locale))
+    return locale, parse_pattern(skeletons[matched]), joined, clock
 
 
 # A mean in a table: one decimal always, so a column lines up ("8.0", "7.3"; "8,0" in German).

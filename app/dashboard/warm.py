@@ -34,9 +34,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
-from ..i18n import format_when, js_messages, plural_samples
+from ..i18n import format_many, format_when, js_messages, plural_samples
 from ..models import Practice, PublishedPeriod, User, utcnow
-from . import pages, snapshots
+from . import anonymity, pages, snapshots
 from .cli import refresh_all
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ def warm(app: Flask) -> None:
             with force_locale(language):
                 get_translations()
                 format_when(moment, "MMMEd", clock=True)
+                format_many([moment], "MMMEd", clock=True)  # the pages' tables and charts
+                format_many([moment], "MMMd")
                 plural_samples(language)  # every signed-in page's unsent-check-ins warning
 
 
@@ -80,6 +82,9 @@ def warm_statements(app: Flask) -> bool:
         try:
             pages.my_client(therapist, NOBODY)
             pages.dashboard(therapist, now=now)
+            # Nobody has a shown month, so the dashboard read no comments: read them for one. A
+            # therapist's comments are read once per process (then cached), by their first render.
+            snapshots.load_comments(NOBODY, anonymity.months_window(now), [0])
             pages.client_page(therapist, client, now=now)
             pages.admin_overview(practice, now=now)
             # A first read of published cells loads them (which yields their stamp); every later

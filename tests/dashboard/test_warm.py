@@ -3,7 +3,9 @@ published, and writes nothing else), survives a database without tables, and lea
 dashboard render of a new app with none of its statements left to compile."""
 
 import re
+from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.interfaces import CacheStats
@@ -14,7 +16,7 @@ from app.models import AuditEvent, PublishedPeriod, User, UserSession
 from tests import factories
 from tests.conftest import base_config
 
-from .helpers import NOW, team
+from .helpers import NOW, check_in, team
 from .test_views import count_statements
 
 
@@ -89,10 +91,22 @@ def test_warm_up_survives_a_database_without_tables(tmp_path, caplog):
     assert app.test_client().get("/healthz").status_code in (200, 503)
 
 
-def test_first_dashboard_render_after_warm_up_compiles_none_of_its_statements(make_app):
+@pytest.mark.parametrize("published", [False, True])
+def test_first_dashboard_render_after_warm_up_compiles_none_of_its_statements(make_app, published):
+    """Also with a shown month of anonymous comments, which a therapist's first render reads."""
+    from app.dashboard import anonymity
+
     setup = make_app()
     with setup.app_context():
-        _p, t1, *_ = team()
+        p, t1, *_ = team()
+        if published:
+            month = anonymity.months_window(NOW)[-1]
+            for i in range(5):
+                person = factories.user(p, "client", therapist=t1)
+                at = datetime(month.year, month.month, 10 + i, 12, tzinfo=UTC)
+                check_in(person, t1, (8, 8, 8), at=at, visibility="anonymous", comment=f"n{i}")
+            db.session.commit()
+            anonymity.refresh(p, now=NOW)
         db.session.commit()
         t1_id = t1.id
     app = make_app(WARM_UP=True)
@@ -101,6 +115,7 @@ def test_first_dashboard_render_after_warm_up_compiles_none_of_its_statements(ma
         factories.sign_in(client, db.session.get(User, t1_id))
     statements, misses = compiled_while(app, lambda: client.get("/dashboard"))
     assert statements and any("published_period" in s for s in statements)
+    assert any("published_comment" in s for s in statements) is published
     assert uncached_reads(misses) == [], "\n".join(misses)
 
 
