@@ -175,14 +175,23 @@ TIME_FIELDS = frozenset("hHkKjJmsSaAbBzZvV")  # CLDR pattern letters of a time o
 
 @lru_cache(maxsize=16384)
 def _written(language: str, skeleton: str, day: date, at: tuple[int, int] | None) -> str:
-    """A pure function of its arguments, so kept: Babel's pattern apply took ~4 us a field, and a
-    page wrote ~150 fields. `format_when`'s text for a date-only `skeleton` at the local `day` and,
-    with `at` (hour, minute), the short local time after it."""
-    locale, day_pattern, joined, clock = _patterns(language, skeleton)
-    text = day_pattern.apply(day, locale)
+    """A pure function of its arguments, so kept: a dashboard writes the same ~150 session times on
+    every render. `format_when`'s text for a date-only `skeleton` at the local `day` and, with `at`
+    (hour, minute), the short local time after it; each part written once per language (`_part`),
+    so a first render writes its seven days and its clock times, not each pair of them."""
+    text = _part(language, skeleton, day)
     if at is None:
         return text
-    return joined.replace("{1}", text).replace("{0}", clock.apply(time(*at), locale))
+    joined = _patterns(language, skeleton)[2]
+    return joined.replace("{1}", text).replace("{0}", _part(language, None, time(*at)))
+
+
+@lru_cache(maxsize=16384)
+def _part(language: str, skeleton: str | None, value: date | time) -> str:
+    """A day in the skeleton's pattern, or (skeleton None) a clock time in the short time format:
+    Babel's pattern apply took ~4 us a field."""
+    locale, day_pattern, _joined, clock = _patterns(language, skeleton or "MMMd")
+    return (day_pattern if skeleton else clock).apply(value, locale)
 
 
 @cache

@@ -14,7 +14,7 @@ from ..extensions import db
 from ..i18n import MEAN, decimal_writer, format_many, format_when
 from ..models import Alert, Appointment, CareLink, CheckIn, User, UTCDateTime
 from ..reminders.status import reminder_status
-from . import anonymity, stats
+from . import anonymity, snapshots, stats
 
 
 def my_client(therapist: User, client_id: int) -> User | None:
@@ -31,7 +31,7 @@ def dashboard(user: User, *, now: datetime) -> dict:
     labels = format_many([w.start for w in weeks], "MMMd")
     window = anonymity.published_window(user.practice_id, now=now, therapist_id=user.id)
     months, shown = window.months, window.shown
-    shown_months = [c.index for c, s in shown.items() if c.scope == user.id and c.kind == "m"]
+    shown_months = snapshots.shown_months(shown, user.id)
     return {
         "appointments": week_table(_week_rows(user, now)),
         "alerts": alerts.grouped(alerts.open_alerts(user.id, now=now)),

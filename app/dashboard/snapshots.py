@@ -230,6 +230,59 @@ def store(
         db.session.execute(insert(PublishedComment), texts)
 
 
+def shown_months(shown, therapist_id: int) -> list[int]:
+    """The months of a therapist's window whose own cell is shown: those whose comments a page shows."""
+    return [c.index for c in shown if c.scope == therapist_id and c.kind == "m"]
+
+
+def preload_therapists(practice_id: int, therapist_ids: list[int], months, quarters) -> int:
+    """Put every listed therapist's published window and comments into this app's cache, read for the
+    whole practice in two statements, exactly as each therapist's first render would read them one by
+    one (`cached_window`, `load_comments`); returns the cache entries written. A new process then
+    renders a therapist's first dashboard as it renders the next ones (issue 12)."""
+    which = audience(("anonymous",))
+    shown, decided, now_stamp = _load_window(practice_id, which, months, quarters)  # every cell
+    practice_cells = {c: v for c, v in shown.items() if c.scope is None}
+    own: dict[int, dict] = {}
+    for cell, value in shown.items():
+        if cell.scope is not None:
+            own.setdefault(cell.scope, {})[cell] = value
+    texts = _practice_comments(practice_id, [instant(m) for m in months])
+    decided, written = frozenset(decided), 0
+    for therapist in therapist_ids:
+        window = MappingProxyType({**practice_cells, **own.get(therapist, {})})
+        key = ("window", practice_id, which, months[0], therapist, None)
+        _remember(key, (now_stamp, window, decided))
+        written += 1
+        starts = {instant(months[m]): m for m in shown_months(window, therapist)}
+        if starts:
+            mine = texts.get(therapist, {})
+            found = {starts[at]: tuple(batch) for at, batch in mine.items() if at in starts}
+            _remember(
+                ("comments", therapist, tuple(sorted(starts.items()))), MappingProxyType(found)
+            )
+            written += 1
+    return written
+
+
+def _practice_comments(practice_id: int, starts: list[datetime]) -> dict[int, dict[datetime, list]]:
+    """Every therapist's published comments of a practice's months: `_read_comments` for all of them."""
+    rows = db.session.execute(
+        select(PublishedComment.therapist_id, PublishedPeriod.starts_at, PublishedComment.text)
+        .join(PublishedComment, PublishedComment.period_id == PublishedPeriod.id)
+        .where(
+            PublishedPeriod.practice_id == practice_id,
+            PublishedPeriod.kind == "m",
+            PublishedPeriod.starts_at.in_(starts),
+        )
+        .order_by(PublishedPeriod.starts_at, PublishedComment.position)
+    )
+    out: dict[int, dict[datetime, list]] = {}
+    for therapist, at, text in rows:
+        out.setdefault(therapist, {}).setdefault(at, []).append(text)
+    return out
+
+
 def load_comments(therapist_id: int, months: list[date], shown_months: list[int]):
     """A therapist's published comments of some months, keyed by month index, in their stored order.
 

@@ -188,3 +188,45 @@ def test_scan_command_publishes_every_practice(ctx):
             practice.id, "all", snapshots.instant(anonymity.months_window(now)[0])
         )
         assert ("m", snapshots.instant(anonymity.months_window(now)[-1])) in done
+
+
+def test_a_practice_preload_caches_what_each_therapists_first_render_would_read(ctx):
+    """`preload_therapists` (the warm-up) writes each therapist's window and comments as
+    `cached_window` and `load_comments` read them one therapist at a time: the same cells, decided
+    periods, stamp and comment batches, under the same keys."""
+    from flask import current_app
+
+    from app.models import User
+
+    p, people = busy_practice()
+    therapists = sorted(
+        db.session.scalars(
+            select(User.id).where(User.practice_id == p.id, User.role == "therapist")
+        )
+    )
+    rng = random.Random(3)
+    for i in range(80):  # distinct texts, so their order within a month counts too
+        check_in(
+            rng.choice(people),
+            db.session.get(User, rng.choice(therapists[:2])),
+            (5, 5, 5),
+            at=month_day(rng.randint(0, 4), rng.randint(1, 25)),
+            visibility="anonymous",
+            raise_alerts=False,
+            comment=f"note {i}",
+        )
+    db.session.commit()
+    anonymity.refresh(p, now=NOW)
+    db.session.commit()
+    months = anonymity.months_window(NOW)
+    cache = current_app.extensions.setdefault("attune_published", {})
+    cache.clear()
+    written = snapshots.preload_therapists(p.id, therapists, months, anonymity.quarters_of(months))
+    preloaded = dict(cache)
+    cache.clear()
+    for therapist in therapists:
+        window = anonymity.published_window(p.id, now=NOW, therapist_id=therapist)
+        anonymity.comments(therapist, months, snapshots.shown_months(window.shown, therapist))
+    assert preloaded == cache and written == len(preloaded)
+    assert [k for k in preloaded if k[0] == "comments"], "no comments: nothing compared"
+    assert len({k[4] for k in preloaded if k[0] == "window"}) == len(therapists)

@@ -91,11 +91,18 @@ def test_warm_up_survives_a_database_without_tables(tmp_path, caplog):
     assert app.test_client().get("/healthz").status_code in (200, 503)
 
 
+@pytest.mark.parametrize("preloaded", [True, False])
 @pytest.mark.parametrize("published", [False, True])
-def test_first_dashboard_render_after_warm_up_compiles_none_of_its_statements(make_app, published):
-    """Also with a shown month of anonymous comments, which a therapist's first render reads."""
-    from app.dashboard import anonymity
+def test_first_dashboard_render_after_warm_up_compiles_none_of_its_statements(
+    make_app, monkeypatch, published, preloaded
+):
+    """Also with a shown month of anonymous comments. The warm-up loaded the therapist's published
+    window and comments (`warm_therapist_cells`), so the first render only checks they are current;
+    a therapist it had no room for reads them, with statements already compiled."""
+    from app.dashboard import anonymity, snapshots
 
+    if not preloaded:
+        monkeypatch.setattr(snapshots, "CACHE_LIMIT", 2)  # no room for any therapist's entries
     setup = make_app()
     with setup.app_context():
         p, t1, *_ = team()
@@ -115,8 +122,12 @@ def test_first_dashboard_render_after_warm_up_compiles_none_of_its_statements(ma
         factories.sign_in(client, db.session.get(User, t1_id))
     statements, misses = compiled_while(app, lambda: client.get("/dashboard"))
     assert statements and any("published_period" in s for s in statements)
-    assert any("published_comment" in s for s in statements) is published
+    loaded = [s for s in statements if re.search(r"published_(cell|comment)\b", s)]
+    assert bool(loaded) is not preloaded, statements
+    assert any("published_comment" in s for s in loaded) is (published and not preloaded)
     assert uncached_reads(misses) == [], "\n".join(misses)
+    if published:
+        assert "n4" in client.get("/dashboard").get_data(as_text=True)
 
 
 def compiled_while(app, fn) -> tuple[list[str], list[str]]:
