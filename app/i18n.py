@@ -177,33 +177,37 @@ TIME_FIELDS = frozenset("hHkKjJmsSaAbBzZvV")  # CLDR pattern letters of a time o
 def _written(language: str, skeleton: str, day: date, at: tuple[int, int] | None) -> str:
     """A pure function of its arguments, so kept: a dashboard writes the same ~150 session times on
     every render. `format_when`'s text for a date-only `skeleton` at the local `day` and, with `at`
-    (hour, minute), the short local time after it; each part written once per language (`_part`),
-    so a first render writes its seven days and its clock times, not each pair of them."""
-    text = _part(language, skeleton, day)
+    (hour, minute), the short local time after it; each part written once per language (`_day`,
+    `_clock`), so a first render writes its seven days and its clock times, not each pair of them."""
+    text = _day(language, skeleton, day)
     if at is None:
         return text
     joined = _patterns(language, skeleton)[2]
-    return joined.replace("{1}", text).replace("{0}", _part(language, None, time(*at)))
+    return joined.replace("{1}", text).replace("{0}", _clock(language, *at))
 
 
 @lru_cache(maxsize=16384)
-def _part(language: str, skeleton: str | None, value: date | time) -> str:
-    """A day in the skeleton's pattern, or (skeleton None) a clock time in the short time format:
-    Babel's pattern apply took ~4 us a field."""
-    locale, day_pattern, _joined, clock = _patterns(language, skeleton or "MMMd")
-    return (day_pattern if skeleton else clock).apply(value, locale)
+def _day(language: str, skeleton: str, day: date) -> str:
+    """Babel's pattern apply took ~4 us a field."""
+    locale, pattern, _joined = _patterns(language, skeleton)
+    return pattern.apply(day, locale)
+
+
+@lru_cache(maxsize=4096)
+def _clock(language: str, hour: int, minute: int) -> str:
+    """A clock time in the language's short time format (hours, minutes and am/pm are all it shows)."""
+    locale = Locale.parse(language)
+    return parse_pattern(get_time_format("short", locale)).apply(time(hour, minute), locale)
 
 
 @cache
 def _patterns(language: str, skeleton: str):
-    """(locale, the skeleton's date pattern, the date-and-time pattern, the short time pattern)."""
+    """(locale, the skeleton's date pattern, the date-and-time pattern)."""
     locale = Locale.parse(language)
     skeletons = locale.datetime_skeletons
     matched = skeleton if skeleton in skeletons else match_skeleton(skeleton, skeletons)
     joined = locale.datetime_formats["medium"]
-    joined = getattr(joined, "pattern", joined)
-    clock = parse_pattern(get_time_format("short", locale))
-    return locale, parse_pattern(skeletons[matched]), joined, clock
+    return locale, parse_pattern(skeletons[matched]), getattr(joined, "pattern", joined)
 
 
 # A mean in a table: one decimal always, so a column lines up ("8.0", "7.3"; "8,0" in German).
@@ -220,7 +224,7 @@ def decimal_writer(pattern: str | None = None):
 
 def format_mean(value) -> str:
     """A table's mean in the page's language (the `mean` template filter)."""
-    return _decimal(str(get_locale() or "en"), value, MEAN)
+    return decimal_writer(MEAN)(value)
 
 
 @lru_cache(maxsize=4096)

@@ -16,6 +16,7 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select
 
 from ..extensions import db
 from ..models import PublishedCell, PublishedComment, PublishedPeriod
+from . import stats
 from .suppression import Cell, Shown
 
 
@@ -78,7 +79,7 @@ def stamp(practice_id: int, which: str, since: datetime) -> tuple[int | None, in
     """(highest id, count) of the audience's periods from `since`: published rows are never updated and
     only ever added (or removed with the practice), so an equal stamp means the same published rows."""
     params = {"practice": practice_id, "which": which, "since": since}
-    found = db.session.connection().execute(_STAMP, params).one()
+    found = stats.read(_STAMP, params).one()
     return found[0], found[1]
 
 
@@ -94,7 +95,7 @@ def cached_window(
     """`_load_window`'s cells and decided periods, read-only, from this app's cache when the published rows are the same as when it
     was loaded (one indexed statement, `stamp`): a render then builds no cell. A first read or a new
     publication loads once more (the load itself yields the stamp, so a first read is one statement)."""
-    key = ("window", practice_id, which, months[0], therapist_id, tuple(periods or ()) or None)
+    key = _window_key(practice_id, which, months, therapist_id, periods)
     entry = _cache().get(key)
     if entry is not None and entry[0] == stamp(practice_id, which, instant(months[0])):
         return entry[1], entry[2]
@@ -104,6 +105,10 @@ def cached_window(
     shown, decided = MappingProxyType(shown), frozenset(decided)
     _remember(key, (now_stamp, shown, decided))
     return shown, decided
+
+
+def _window_key(practice_id, which, months, therapist_id=None, periods=None) -> tuple:
+    return ("window", practice_id, which, months[0], therapist_id, tuple(periods or ()) or None)
 
 
 def load(
@@ -247,40 +252,46 @@ def preload_therapists(practice_id: int, therapist_ids: list[int], months, quart
     for cell, value in shown.items():
         if cell.scope is not None:
             own.setdefault(cell.scope, {})[cell] = value
-    texts = _practice_comments(practice_id, [instant(m) for m in months])
+    texts = _comments(PublishedPeriod.practice_id == practice_id, [instant(m) for m in months])
     decided, written = frozenset(decided), 0
     for therapist in therapist_ids:
         window = MappingProxyType({**practice_cells, **own.get(therapist, {})})
-        key = ("window", practice_id, which, months[0], therapist, None)
-        _remember(key, (now_stamp, window, decided))
+        _remember(_window_key(practice_id, which, months, therapist), (now_stamp, window, decided))
         written += 1
-        starts = {instant(months[m]): m for m in shown_months(window, therapist)}
+        starts = _starts(months, shown_months(window, therapist))
         if starts:
-            mine = texts.get(therapist, {})
-            found = {starts[at]: tuple(batch) for at, batch in mine.items() if at in starts}
-            _remember(
-                ("comments", therapist, tuple(sorted(starts.items()))), MappingProxyType(found)
-            )
+            found = _by_month(texts.get(therapist, {}), starts)
+            _remember(_comments_key(therapist, starts), MappingProxyType(found))
             written += 1
     return written
 
 
-def _practice_comments(practice_id: int, starts: list[datetime]) -> dict[int, dict[datetime, list]]:
-    """Every therapist's published comments of a practice's months: `_read_comments` for all of them."""
+def _starts(months: list[date], shown_months: list[int]) -> dict[datetime, int]:
+    """{first instant: month index} of the shown months, the keys comments are stored under."""
+    return {instant(months[m]): m for m in shown_months}
+
+
+def _comments_key(therapist_id: int, starts: dict[datetime, int]) -> tuple:
+    return ("comments", therapist_id, tuple(sorted(starts.items())))
+
+
+def _comments(where, starts: list[datetime]) -> dict[int, dict[datetime, list[str]]]:
+    """{therapist: {month's first instant: texts in their stored order}} of the published monthly
+    comments that match `where`, in the months starting at `starts`."""
     rows = db.session.execute(
         select(PublishedComment.therapist_id, PublishedPeriod.starts_at, PublishedComment.text)
         .join(PublishedComment, PublishedComment.period_id == PublishedPeriod.id)
-        .where(
-            PublishedPeriod.practice_id == practice_id,
-            PublishedPeriod.kind == "m",
-            PublishedPeriod.starts_at.in_(starts),
-        )
+        .where(where, PublishedPeriod.kind == "m", PublishedPeriod.starts_at.in_(starts))
         .order_by(PublishedPeriod.starts_at, PublishedComment.position)
     )
-    out: dict[int, dict[datetime, list]] = {}
+    out: dict[int, dict[datetime, list[str]]] = {}
     for therapist, at, text in rows:
         out.setdefault(therapist, {}).setdefault(at, []).append(text)
     return out
+
+
+def _by_month(texts: dict[datetime, list[str]], starts: dict[datetime, int]) -> dict[int, tuple]:
+    return {starts[at]: tuple(batch) for at, batch in texts.items() if at in starts}
 
 
 def load_comments(therapist_id: int, months: list[date], shown_months: list[int]):
@@ -288,29 +299,13 @@ def load_comments(therapist_id: int, months: list[date], shown_months: list[int]
 
     A shown month's comments were stored with its cell, in the same transaction, and are never changed
     (not even by an erasure), so once read they are kept in this app's cache."""
-    starts = {instant(months[m]): m for m in shown_months}
+    starts = _starts(months, shown_months)
     if not starts:
         return {}
-    key = ("comments", therapist_id, tuple(sorted(starts.items())))
+    key = _comments_key(therapist_id, starts)
     found = _cache().get(key)
     if found is None:
-        found = MappingProxyType(_read_comments(therapist_id, starts))
+        texts = _comments(PublishedComment.therapist_id == therapist_id, list(starts))
+        found = MappingProxyType(_by_month(texts.get(therapist_id, {}), starts))
         _remember(key, found)
     return found
-
-
-def _read_comments(therapist_id: int, starts: dict[datetime, int]) -> dict[int, list[str]]:
-    rows = db.session.execute(
-        select(PublishedPeriod.starts_at, PublishedComment.text)
-        .join(PublishedComment, PublishedComment.period_id == PublishedPeriod.id)
-        .where(
-            PublishedComment.therapist_id == therapist_id,
-            PublishedPeriod.kind == "m",
-            PublishedPeriod.starts_at.in_(list(starts)),
-        )
-        .order_by(PublishedPeriod.starts_at, PublishedComment.position)
-    )
-    out: dict[int, list[str]] = {}
-    for at, text in rows:
-        out.setdefault(starts[at], []).append(text)
-    return {m: tuple(texts) for m, texts in out.items()}
