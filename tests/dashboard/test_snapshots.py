@@ -230,3 +230,7 @@ def test_a_practice_preload_caches_what_each_therapists_first_render_would_read(
     assert preloaded == cache and written == len(preloaded)
     assert [k for k in preloaded if k[0] == "comments"], "no comments: nothing compared"
     assert len({k[4] for k in preloaded if k[0] == "window"}) == len(therapists)
+    for key, entry in preloaded.items():  # a therapist's window never holds a colleague's cells
+        if key[0] == "window":
+            assert {c.scope for c in entry[1]} <= {None, key[4]}
+            assert any(c.scope == key[4] for c in entry[1]) or key[4] == therapists[-1]
