@@ -48,6 +48,7 @@ def account():
         recent=sessions.recently_authenticated(g.user_session, now=now),
         may_confirm=recovery.may_confirm(g.user_session, now=now),
         locked=recovery.visible_since(g.user_session) is not None,
+        may_rename=lambda credential: recovery.may_rename(credential, g.user_session),
         recovery_code=codes.current(g.user),
     )
 

@@ -190,13 +190,15 @@ def confirm(user: User, user_session: UserSession, *, now: datetime) -> int:
     return len(locked)
 
 
-def check_rename(credential: Credential, user_session: UserSession) -> None:
+def may_rename(credential: Credential, user_session: UserSession) -> bool:
     """A locked session renames no passkey that existed before it and no recovery passkey: their names
     are what the person's own devices show them (and the recovery banner quotes)."""
     cutoff = visible_since(user_session)
-    if cutoff is None:
-        return
-    if credential.recovered_at is not None or credential.created_at < cutoff:
+    return cutoff is None or (credential.recovered_at is None and credential.created_at >= cutoff)
+
+
+def check_rename(credential: Credential, user_session: UserSession) -> None:
+    if not may_rename(credential, user_session):
         raise RecoveryError(
             _l("This device was added through a recovery link, so it cannot rename this passkey.")
         )

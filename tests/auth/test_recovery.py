@@ -296,3 +296,20 @@ def test_security_29_guessing_recovery_links_is_rate_limited(make_app):
         web.get(f"/invite/guess-{n:04d}-{secrets.token_hex(8)}").status_code for n in range(25)
     ]
     assert codes[0] == 410 and codes[-1] == 429
+
+
+def test_security_28_a_second_passkey_needs_a_recent_sign_in_to_add_or_remove(ctx):
+    old_phone = ctx.test_client()
+    _practice, _admin, _therapist, person, _old = _world(ctx, old_phone)
+    with time_machine.travel(utcnow(), tick=False) as clock:
+        opts = old_phone.post("/api/account/passkeys/options", json={})  # signed in just now
+        second = SoftKey()
+        body = {"credential": second.register(opts.get_json())}
+        assert old_phone.post("/api/account/passkeys/verify", json=body).status_code == 201
+        added = db.session.scalar(select(Credential).order_by(Credential.id.desc()))
+        clock.shift(timedelta(minutes=11))
+        assert old_phone.post("/api/account/passkeys/options", json={}).status_code == 403
+        assert old_phone.post(f"/account/passkeys/{added.id}/remove").status_code == 403
+    db.session.expire_all()
+    assert len(db.session.get(type(person), person.id).credentials) == 2
+    assert flows.sign_in(ctx.test_client(), second).status_code == 200
