@@ -131,8 +131,10 @@ def recover_with_code(rp: RelyingParty, handle, body: dict, *, now: datetime) ->
     if row is None:
         raise codes.CodeError()
     verified = passkeys.verify_registration(rp, challenge, body.get("credential") or {})
-    codes.spend(row, now=now, action="recovery_code_used")
     user = db.session.get(User, row.user_id)
+    if not user.active:  # deactivated since the options were given
+        raise codes.CodeError()
+    codes.spend(row, now=now, action="recovery_code_used")
     name = recovery.fixed_name(user, now, by_code=True)
     credential = _store(user, verified, body.get("credential") or {}, now=now, nickname=name)
     credential.sees_from = row.sees_from
@@ -143,7 +145,7 @@ def unlock_with_code(user: User, user_session: UserSession, text, *, now: dateti
     """A locked session shows the person's own recovery code: its passkey sees what the code's maker
     could (everything, for a code made on a device that saw everything)."""
     row = codes.find(text)
-    if row.user_id != user.id:
+    if row.user_id != user.id or user_session.credential is None:
         raise codes.CodeError()
     codes.spend(row, now=now, action="recovery_code_unlocked")
     recovery.unlock([user_session.credential], sees_from=row.sees_from)
