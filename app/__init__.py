@@ -15,6 +15,7 @@ from . import errors, inputs, logs, security, web_session
 from .alerts import cli as alerts_cli
 from .appointments import bp as appointments_bp
 from .auth import bp as auth_bp
+from .auth import gate
 from .checkins import bp as checkins_bp
 from .cli import attune_cli
 from .core import assets
@@ -62,6 +63,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     security.init_app(app)
     web_session.init_app(app)
+    gate.init_app(app)  # after the session is loaded: the recovery lock's one enforcement point
     errors.init_app(app)
     register_commands(app)
     assets.init_app(app)  # static files: hashed names, precompressed, served by WhiteNoise

@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from . import settings
 from .extensions import db
@@ -85,13 +85,31 @@ class Practice(db.Model):
     nudge_hours: Mapped[int] = _setting("nudge_hours")
     quiet_start_minute: Mapped[int] = _setting("quiet_start_minute")
     quiet_end_minute: Mapped[int] = _setting("quiet_end_minute")
-    # A passkey added through a recovery link sees nothing older for this long (DESIGN 4b).
+    # How long a passkey added through a staff member's recovery link may not change the account
+    # (DESIGN 4b). A change applies to recoveries started a day later (settings.hold_hours): until
+    # then the value in force before it, kept here, still holds.
     recovery_hold_hours: Mapped[int] = _setting("recovery_hold_hours")
+    recovery_hold_previous_hours: Mapped[int | None] = mapped_column(Integer)
+    recovery_hold_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = tuple(
         CheckConstraint(s.check, name=f"{s.name}_range") for s in settings.PRACTICE
     )
+
+    @validates("recovery_hold_hours")
+    def _hold_changed(self, _key, hours):
+        """Keep the hold in force before a change, whoever changes it (admin form, CLI, demo)."""
+        if self.recovery_hold_hours is not None and hours != self.recovery_hold_hours:
+            now = utcnow()
+            self.recovery_hold_previous_hours = settings.hold_hours(
+                self.recovery_hold_hours,
+                self.recovery_hold_previous_hours,
+                self.recovery_hold_changed_at,
+                at=now,
+            )
+            self.recovery_hold_changed_at = now
+        return hours
 
 
 class User(db.Model):
@@ -115,6 +133,8 @@ class User(db.Model):
     quiet_end_minute: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the client answered the one offer of a recovery code after their first check-in.
+    recovery_code_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     practice: Mapped[Practice] = relationship()
     credentials: Mapped[list["Credential"]] = relationship(
@@ -146,9 +166,11 @@ class Credential(db.Model):
     nickname: Mapped[str] = mapped_column(String(60), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Added through a recovery link (or from a session that was): hidden history until `hold_until`,
-    # which an older passkey's confirmation clears (DESIGN 4b).
+    # Added through a staff member's recovery link (app/auth/recovery.py): it sees nothing recorded
+    # before `sees_from` (also when added from a session that did) until an older passkey or the
+    # client's recovery code unlocks it, and may not change the account until `hold_until`.
     recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sees_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="credentials")
@@ -209,6 +231,9 @@ class UserSession(db.Model):
     credential_id: Mapped[int | None] = mapped_column(
         ForeignKey("credential.id", ondelete="SET NULL")
     )
+    # That passkey's `sees_from`, copied when it starts or re-confirms the session: the session row
+    # alone (read on every request) tells whether the recovery gate applies (app/auth/gate.py).
+    sees_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
     credential: Mapped["Credential | None"] = relationship()
@@ -224,7 +249,26 @@ class WebAuthnChallenge(db.Model):
     invite_id: Mapped[int | None] = mapped_column(ForeignKey("invite.id", ondelete="CASCADE"))
     # For a new account, the random user handle promised to the authenticator in the options.
     user_handle: Mapped[bytes | None] = mapped_column(LargeBinary(64))
+    # A passkey made with a recovery code: the code it was asked with, spent when the passkey is stored.
+    recovery_code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("recovery_code.id", ondelete="CASCADE")
+    )
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class RecoveryCode(db.Model):
+    """A code the person saved to get back in without anyone's help (DESIGN 4b, SECURITY 29): single use,
+    the secret part stored only as an Argon2 hash, found by its public `lookup` part. It unlocks what
+    its maker could see: everything, or from `sees_from` on when made from a locked session."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    lookup: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    sees_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Appointment(db.Model):

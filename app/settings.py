@@ -6,6 +6,7 @@ bound is written once and the database and the form can never disagree.
 """
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
@@ -72,8 +73,9 @@ PRACTICE = (
     # Quiet hours, in minutes after local midnight.
     Setting("quiet_start_minute", 21 * HOUR, 0, DAY - 1, _l("Quiet hours start"), True),
     Setting("quiet_end_minute", 8 * HOUR, 0, DAY - 1, _l("Quiet hours end"), True),
-    # Recovery hold (DESIGN 4b): a passkey added through a recovery link sees nothing older for this long.
-    Setting("recovery_hold_hours", 72, 1, 30 * 24, _l("Recovery hold (hours)")),
+    # Recovery hold (DESIGN 4b): how long a passkey added through a staff member's recovery link may not
+    # change the account (what was recorded before stays hidden from it whatever this says).
+    Setting("recovery_hold_hours", 72, 72, 30 * 24, _l("Recovery hold (hours)")),
 )
 BY_NAME = {s.name: s for s in PRACTICE}
 # What the admin's settings page may change: the numbers above and the practice's language.
@@ -82,3 +84,18 @@ ADMIN_SETTINGS = (*BY_NAME, "locale")
 
 def default(name: str) -> int:
     return BY_NAME[name].default
+
+
+# A change of the recovery hold applies only to recoveries started this long after it, so an admin cannot
+# shorten the hold just before making a recovery link (issue 21.2).
+HOLD_CHANGE_DELAY = timedelta(hours=24)
+
+
+def hold_hours(
+    hours: int, previous: int | None, changed_at: datetime | None, *, at: datetime
+) -> int:
+    """The recovery hold in force at `at`: the value set before the last change until a day after it,
+    then the current one; never below the setting's floor, whatever is stored."""
+    if changed_at is not None and previous is not None and at < changed_at + HOLD_CHANGE_DELAY:
+        hours = previous
+    return max(BY_NAME["recovery_hold_hours"].lo, hours or default("recovery_hold_hours"))

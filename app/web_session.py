@@ -171,7 +171,7 @@ class Columns:
 # column is a little work per request (PostgreSQL's driver describes every one); any other attribute
 # still works, through Columns' ORM fallback.
 USER_COLUMNS = ("id", "role", "active", "locale")
-SESSION_COLUMNS = ("id", "created_at", "last_seen_at", "revoked_at")
+SESSION_COLUMNS = ("id", "created_at", "last_seen_at", "revoked_at", "sees_from")
 
 
 @cache
@@ -215,12 +215,14 @@ def columns_query(also=None):
 def needs_nothing(row, role: str):
     """The condition, on `row` (the columns of `columns_query`), that its session needs nothing done
     this request: live (not revoked, user active, within the idle and absolute lifetimes), of `role`,
-    and touched recently enough that no touch is due. Bound: those of `needs_nothing_values`. When a
+    touched recently enough that no touch is due, and not locked by a recovery (app/auth/recovery.py:
+    the usual way applies its rule). Bound: those of `needs_nothing_values`. When a
     route's statement finds no such row, `load_deferred` takes the usual way, which revokes, touches or
     refuses as each case needs. Same rules as `timed_out` and the touch: a session exactly at a limit
     is still live."""
     return and_(
         row.s_revoked_at.is_(None),
+        row.s_sees_from.is_(None),
         row.u_active.is_(True),
         row.u_role == role,
         row.s_last_seen_at >= bindparam("fresh_since"),

@@ -50,6 +50,15 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("auth.set_language", "POST"):             (302, 302, 302, 302, 302, 302, 302),
     ("auth.sign_out_everywhere", "POST"):      (302, 302, 302, 302, 302, 302, 302),
     ("auth.confirm_recovery", "POST"):         (302, 403, 403, 403, 403, 403, 403),
+    # Recovery codes: a lost device's public page and ceremony (the code is the authorisation; none is
+    # valid here), the hold page and unlocking (a session no recovery link made has nothing to unlock).
+    ("auth.recover", "GET"):                   (200, 200, 200, 200, 200, 200, 200),
+    ("auth.recover_options", "POST"):          (400, 400, 400, 400, 400, 400, 400),
+    ("auth.recover_verify", "POST"):           (400, 400, 400, 400, 400, 400, 400),
+    ("auth.hold", "GET"):                      (302, 302, 302, 302, 302, 302, 302),
+    ("auth.unlock_with_code", "POST"):         (302, 302, 302, 302, 302, 302, 302),
+    ("auth.make_recovery_code", "POST"):       (302, 200, 200, 200, 200, 200, 200),
+    ("auth.recovery_code_later", "POST"):      (302, 302, 302, 302, 302, 302, 302),
     ("privacy.export", "GET"):                 (302, 200, 200, 200, 200, 200, 200),
     ("privacy.delete_account", "POST"):        (302, 200, 200, 403, 403, 403, 403),
     # Client pages and APIs.

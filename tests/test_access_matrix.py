@@ -232,6 +232,8 @@ def body_for(endpoint: str, method: str, ids: dict, role: str | None, now) -> di
     }
     json_bodies = {
         "auth.sign_in_verify": {"credential": {}},
+        "auth.recover_options": {"code": "0000-0000-0000-0000-0000-0000"},
+        "auth.recover_verify": {"credential": {}},
         "auth.invite_options": {"display_name": "New person"},
         "auth.invite_verify": {"credential": {}},
         "auth.add_passkey_options": {},

@@ -1,5 +1,6 @@
 """SECURITY.md checks 13, 18 and 39 by number (37 is in tests/e2e/test_security_checks.py; 28 and 29 in
-tests/auth/test_recovery.py and test_recovery_push.py). Each test makes the check itself, so a search
+tests/auth/test_recovery.py, test_recovery_push.py and test_recovery_codes.py; 42 in
+tests/auth/test_hold_gate.py, test_recovery_lock.py and test_recovery_codes.py). Each test makes the check itself, so a search
 for `security_13` finds a test that fails when the check does."""
 
 import csv

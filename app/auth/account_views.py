@@ -19,7 +19,7 @@ from ..extensions import db
 from ..inputs import json_object
 from ..models import Credential, utcnow
 from ..web_session import login_required
-from . import bp, ceremonies, passkeys, recovery, sessions
+from . import bp, ceremonies, codes, passkeys, recovery, sessions
 from .forms import LanguageForm, RenameForm
 from .views import failed, relying_party
 
@@ -47,7 +47,9 @@ def account():
         rename_form=RenameForm(),
         recent=sessions.recently_authenticated(g.user_session, now=now),
         may_confirm=recovery.may_confirm(g.user_session, now=now),
-        held=recovery.visible_since(g.user_session, now) is not None,
+        locked=recovery.visible_since(g.user_session) is not None,
+        may_rename=lambda credential: recovery.may_rename(credential, g.user_session),
+        recovery_code=codes.current(g.user),
     )
 
 
@@ -88,6 +90,10 @@ def _own_credential(credential_id: int) -> Credential:
 @login_required()
 def rename_passkey(credential_id):
     row = _own_credential(credential_id)
+    try:
+        recovery.check_rename(row, g.user_session)
+    except ceremonies.AUTH_ERRORS as err:
+        abort(err.status, str(err))
     form = RenameForm()
     if not form.validate_on_submit():
         abort(
@@ -107,9 +113,7 @@ def remove_passkey(credential_id):
         abort(403, _("Please confirm it is you (sign in again) before removing a passkey."))
     confirm_last = request.form.get("confirm_last") == "yes"
     try:
-        removed = ceremonies.remove_passkey(
-            g.user, g.user_session, row, now=now, confirm_last=confirm_last
-        )
+        removed = ceremonies.remove_passkey(g.user, row, now=now, confirm_last=confirm_last)
     except ceremonies.AUTH_ERRORS as err:
         abort(err.status, str(err))
     if not removed:

@@ -10,8 +10,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..audit import record
-from ..models import Credential, Invite, User, UserSession, new_user_handle
-from . import invites, passkeys, recovery, sessions
+from ..extensions import db
+from ..models import Credential, Invite, RecoveryCode, User, UserSession, new_user_handle
+from . import codes, invites, passkeys, recovery, sessions
 from .errors import AuthError
 from .passkeys import RelyingParty
 
@@ -84,7 +85,8 @@ def invite_options(rp: RelyingParty, token: str, body: dict, *, now: datetime, c
 def redeem_invite(
     rp: RelyingParty, token: str, handle, body: dict, *, now: datetime, current_user
 ) -> Credential:
-    """Verify the new passkey, redeem the invite and store the passkey; a re-invite starts a hold."""
+    """Verify the new passkey, redeem the invite and store the passkey; a re-invite locks it, holds it
+    and names it (app/auth/recovery.py): whatever name the body asks for is not used then."""
     invite = usable_invite(token, now=now, current_user=current_user)
     name = plain_text(body.get("display_name"), field="display_name", limit=80)
     nickname = plain_text(body.get("nickname"), field="nickname", limit=60)
@@ -114,10 +116,45 @@ def redeem_invite(
     return row
 
 
+def recover_options(rp: RelyingParty, body: dict, *, now: datetime):
+    """Registration options for a new passkey of the account whose recovery code `body` holds."""
+    row = codes.find(body.get("code"))
+    user = db.session.get(User, row.user_id)
+    return passkeys.registration_options(rp, user, now=now, recovery_code_id=row.id)
+
+
+def recover_with_code(rp: RelyingParty, handle, body: dict, *, now: datetime) -> Credential:
+    """Verify the new passkey and spend the code it was asked with: no staff link, so no hold. The
+    passkey sees what the code's maker could (everything, unless it was made from a locked session)."""
+    challenge = passkeys.take_challenge(handle, "recover", now=now)
+    row = db.session.get(RecoveryCode, challenge.recovery_code_id or 0)
+    if row is None:
+        raise codes.CodeError()
+    verified = passkeys.verify_registration(rp, challenge, body.get("credential") or {})
+    user = db.session.get(User, row.user_id)
+    if not user.active:  # deactivated since the options were given
+        raise codes.CodeError()
+    codes.spend(row, now=now, action="recovery_code_used")
+    name = recovery.fixed_name(user, now, by_code=True)
+    credential = _store(user, verified, body.get("credential") or {}, now=now, nickname=name)
+    credential.sees_from = row.sees_from
+    return credential
+
+
+def unlock_with_code(user: User, user_session: UserSession, text, *, now: datetime) -> None:
+    """A locked session shows the person's own recovery code: its passkey sees what the code's maker
+    could (everything, for a code made on a device that saw everything)."""
+    row = codes.find(text)
+    if row.user_id != user.id or user_session.credential is None:
+        raise codes.CodeError()
+    codes.spend(row, now=now, action="recovery_code_unlocked")
+    recovery.unlock([user_session.credential], sees_from=row.sees_from)
+
+
 def add_passkey(
     rp: RelyingParty, user: User, user_session: UserSession, handle, body: dict, *, now: datetime
 ) -> Credential:
-    """Another passkey for a signed-in account; one added from a held session is held too."""
+    """Another passkey for a signed-in account; one added from a locked session is locked too."""
     nickname = plain_text(body.get("nickname"), field="nickname", limit=60)
     challenge = passkeys.take_challenge(handle, "register", now=now)
     if challenge.user_id != user.id:
@@ -141,11 +178,9 @@ def sign_in(rp: RelyingParty, handle, credential, *, now: datetime) -> Credentia
     return passkeys.verify_authentication(rp, challenge, credential or {}, now=now)
 
 
-def remove_passkey(
-    user: User, user_session: UserSession, row: Credential, *, now: datetime, confirm_last: bool
-) -> bool:
-    """Remove a passkey and sign out the sessions it started; False while the last one needs a yes."""
-    recovery.check_removal(row, user_session, now=now)
+def remove_passkey(user: User, row: Credential, *, now: datetime, confirm_last: bool) -> bool:
+    """Remove a passkey and sign out the sessions it started; False while the last one needs a yes.
+    (A held session never gets here: app/auth/gate.py.)"""
     if len(user.credentials) == 1 and not confirm_last:
         return False
     sessions.revoke_for_credential(row.id, now=now)

@@ -62,6 +62,8 @@ def invite_verify(token):
         row.user.role,
         bool(row.recovered_at),
     )
+    if row.sees_from is not None:  # a recovery link: the device starts on the hold page
+        return jsonify(redirect=url_for("auth.hold"))
     return jsonify(redirect=url_for("core.index", welcome=1))
 
 

@@ -52,7 +52,14 @@ class PasskeyError(AuthError):
 
 
 def _issue(
-    purpose: str, challenge: bytes, *, now: datetime, user_id=None, invite_id=None, user_handle=None
+    purpose: str,
+    challenge: bytes,
+    *,
+    now: datetime,
+    user_id=None,
+    invite_id=None,
+    user_handle=None,
+    recovery_code_id=None,
 ) -> str:
     db.session.execute(delete(WebAuthnChallenge).where(WebAuthnChallenge.expires_at < now))
     handle = secrets.token_urlsafe(24)
@@ -64,6 +71,7 @@ def _issue(
             user_id=user_id,
             invite_id=invite_id,
             user_handle=user_handle,
+            recovery_code_id=recovery_code_id,
             expires_at=now + CHALLENGE_TTL,
         )
     )
@@ -90,8 +98,11 @@ def take_challenge(handle: str | None, purpose: str, *, now: datetime) -> WebAut
     return row
 
 
-def registration_options(rp: RelyingParty, user: User, *, now: datetime, invite_id=None):
-    """Options for navigator.credentials.create(), and the handle of the stored challenge."""
+def registration_options(
+    rp: RelyingParty, user: User, *, now: datetime, invite_id=None, recovery_code_id=None
+):
+    """Options for navigator.credentials.create(), and the handle of the stored challenge (a
+    "recover" one when asked with a recovery code)."""
     options = generate_registration_options(
         rp_id=rp.id,
         rp_name=rp.name,
@@ -108,12 +119,13 @@ def registration_options(rp: RelyingParty, user: User, *, now: datetime, invite_
         ],
     )
     handle = _issue(
-        "register",
+        "recover" if recovery_code_id else "register",
         options.challenge,
         now=now,
         user_id=user.id,
         invite_id=invite_id,
         user_handle=None if user.id else user.webauthn_user_id,
+        recovery_code_id=recovery_code_id,
     )
     return json.loads(options_to_json(options)), handle
 

@@ -14,6 +14,10 @@ from ..models import Credential, User, UserSession
 from ..web_session import token_hash
 
 RECENT_AUTH = timedelta(minutes=10)
+# What a sign-out (or an erasure) asks the browser to clear: its HTTP cache. Not "storage": on a shared
+# phone that would also wipe other people's unsent check-ins (issue 21.3). The page's script removes the
+# signed-out person's own queued items first (static/js/outbox-ui.js), after a warning.
+CLEAR_SITE_DATA = '"cache"'
 
 
 def start(
@@ -30,15 +34,18 @@ def start(
             reauthenticated_at=now,
             user_agent=user_agent[:200],
             credential_id=credential.id if credential is not None else None,
+            sees_from=credential.sees_from if credential is not None else None,
         )
     )
     return token
 
 
 def reauthenticated(row: UserSession, credential: Credential, *, now: datetime) -> None:
-    """A fresh passkey assertion inside a live session: recent again, and bound to that passkey."""
+    """A fresh passkey assertion inside a live session: recent again, and bound to that passkey (and to
+    what it may see: app/auth/recovery.py)."""
     row.reauthenticated_at = now
     row.credential_id = credential.id
+    row.sees_from = credential.sees_from
 
 
 def revoke(row: UserSession, *, now: datetime) -> None:

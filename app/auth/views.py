@@ -50,7 +50,7 @@ def begin_session(credential: Credential, *, now) -> None:
 def signed_out():
     session.clear()
     response = redirect(url_for("auth.sign_in", signed_out=1))
-    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    response.headers["Clear-Site-Data"] = sessions.CLEAR_SITE_DATA
     return response
 
 

@@ -12,14 +12,18 @@ from ..models import Appointment, CheckIn, User
 LOOKAROUND = timedelta(days=4)
 
 
-def nearby_appointments(client: User, *, now: datetime) -> list[Appointment]:
-    """Appointments whose check-in windows could be open now, plus the next few ahead."""
+def nearby_appointments(
+    client: User, *, now: datetime, since: datetime | None = None
+) -> list[Appointment]:
+    """Appointments whose check-in windows could be open now, plus the next few ahead; with `since`
+    (a recovery, app/auth/recovery.py) only those starting from then on."""
+    floor = now - LOOKAROUND if since is None else max(now - LOOKAROUND, since)
     rows = db.session.scalars(
         select(Appointment)
         .where(
             Appointment.client_id == client.id,
             Appointment.status == "scheduled",
-            Appointment.starts_at >= now - LOOKAROUND,
+            Appointment.starts_at >= floor,
         )
         .order_by(Appointment.starts_at)
         .limit(20)
@@ -39,9 +43,10 @@ def done_phases(client: User, appointments) -> set[tuple[int, str]]:
     return {(a, p) for a, p in rows}
 
 
-def home_state(client: User, *, now: datetime) -> dict:
-    """What the client's home shows: the next appointment and the check-in due now, if any."""
-    appointments = nearby_appointments(client, now=now)
+def home_state(client: User, *, now: datetime, since: datetime | None = None) -> dict:
+    """What the client's home shows: the next appointment and the check-in due now, if any (with
+    `since`, of sessions starting from then on: the same whether an earlier one was answered)."""
+    appointments = nearby_appointments(client, now=now, since=since)
     due = windows.due_now(appointments, done_phases(client, appointments), now=now)
     return {
         "next": windows.next_appointment(appointments, now=now),

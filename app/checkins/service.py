@@ -25,6 +25,7 @@ from ..alerts.service import (
     THRESHOLD_COLUMNS,
     with_thresholds,
 )
+from ..auth import recovery
 from ..extensions import db
 from ..models import PHASES, VISIBILITIES, Appointment, CareLink, CheckIn, Practice, User
 
@@ -345,6 +346,7 @@ def submit(
     now: datetime,
     client_owner: str | None = None,
     link=None,
+    cutoff: datetime | None = None,
 ) -> tuple[CheckIn | Stored, bool]:
     """Store `data` once for `client`, whose `owner_tag` is `client_owner`; return (check-in, created).
     The caller commits. Without `client_owner` (the demo seed, domain tests) a body naming an owner is
@@ -354,7 +356,16 @@ def submit(
     The insert comes first and the unique constraints decide (issue 12: a new check-in is the common
     case, so it costs no lookup): a replay of the same key, racing or not, returns the stored row, also
     after its appointment's window closed or the appointment was cancelled.
+
+    `cutoff`: the session's recovery lock (app/auth/recovery.py), decided first: a check-in for a
+    session before it is refused with one answer, answered or not, before any replay or conflict.
     """
+    if cutoff is not None and data.appointment_id is not None:
+        starts_at = db.session.scalar(
+            select(Appointment.starts_at).where(Appointment.id == data.appointment_id)
+        )
+        if not recovery.may_check_in(starts_at, cutoff):
+            raise CheckInError(403, recovery.EARLIER_SESSION, "appointment_id")
     _belongs_to(client_owner, data)
     try:
         therapist_id, appointment_id, practice = _therapist_for(client, data, link)

@@ -59,14 +59,14 @@ def outbox_meta() -> dict:
 @bp.get("/home")
 @login_required("client")
 def home():
-    state = queries.home_state(g.user, now=utcnow())
+    state = queries.home_state(g.user, now=utcnow(), since=visible_since(g.user_session))
     return render_template("checkins/home.html", **state)
 
 
 @bp.get("/my-check-ins")
 @login_required("client")
 def history():
-    sessions = by_session(queries.history(g.user, since=visible_since(g.user_session, utcnow())))
+    sessions = by_session(queries.history(g.user, since=visible_since(g.user_session)))
     return render_template(
         "checkins/history.html", sessions=sessions[::-1], panels=panels(sessions)
     )
@@ -143,7 +143,12 @@ def _submit_usual(now, data, refused):
         if refused is not None:
             raise refused
         row, created = service.submit(
-            g.user, data, now=now, client_owner=_owner(g.user), link=g.session_extra
+            g.user,
+            data,
+            now=now,
+            client_owner=_owner(g.user),
+            link=g.session_extra,
+            cutoff=visible_since(g.user_session),
         )
     except service.CheckInError as err:
         db.session.rollback()

@@ -12,7 +12,7 @@ from .. import alerts
 from ..charts import Series, item_chart, line_chart
 from ..extensions import db
 from ..i18n import MEAN, decimal_writer, format_many, format_when
-from ..models import Alert, Appointment, CareLink, CheckIn, User, UTCDateTime
+from ..models import Alert, Appointment, CareLink, CheckIn, User
 from ..reminders.status import reminder_status
 from . import anonymity, snapshots, stats
 
@@ -142,10 +142,9 @@ def _anonymous_rows(scope, window: anonymity.Window):
     return rows[::-1]
 
 
-def _client_check_ins(held: bool):
+def _client_check_ins():
     """A client's named check-ins with their session's start, newest first, as plain rows (built once):
     the ORM objects and the appointments' second query cost more than reading the rows (issue 12)."""
-    since = (CheckIn.received_at >= bindparam("since", type_=UTCDateTime()),) if held else ()
     return (
         select(
             CheckIn.id,
@@ -163,23 +162,20 @@ def _client_check_ins(held: bool):
             CheckIn.client_id == bindparam("client"),
             CheckIn.therapist_id == bindparam("therapist"),
             CheckIn.visibility == "named",
-            *since,
         )
         .order_by(CheckIn.created_at.desc())
         .limit(500)
     )
 
 
-CLIENT_CHECK_INS = {held: _client_check_ins(held) for held in (False, True)}
+CLIENT_CHECK_INS = _client_check_ins()
 
 
-def client_page(
-    therapist: User, client: User, *, now: datetime, since: datetime | None = None
-) -> dict:
-    """With `since` (a recovery hold), only check-ins and alerts recorded from then on."""
-    held_alerts = () if since is None else (Alert.created_at >= since,)
-    params = {"client": client.id, "therapist": therapist.id, "since": since}
-    check_ins = stats.read(CLIENT_CHECK_INS[since is not None], params).all()
+def client_page(therapist: User, client: User, *, now: datetime) -> dict:
+    """A client's page for their therapist (a session whose past is locked never gets here:
+    app/auth/gate.py)."""
+    params = {"client": client.id, "therapist": therapist.id}
+    check_ins = stats.read(CLIENT_CHECK_INS, params).all()
     afters = [c for c in check_ins if c.phase == "after"][:20][::-1]
     labels = format_many([c.created_at for c in afters], "MMMd")
     return {
@@ -192,7 +188,7 @@ def client_page(
         "pairs": _timed_pairs(_pairs(check_ins)),
         "alerts": db.session.scalars(
             select(Alert)
-            .where(Alert.client_id == client.id, Alert.therapist_id == therapist.id, *held_alerts)
+            .where(Alert.client_id == client.id, Alert.therapist_id == therapist.id)
             .order_by(Alert.created_at.desc())
             .limit(100)
         ).all(),

@@ -5,7 +5,6 @@ from flask_babel import gettext as _
 
 from .. import alerts
 from ..audit import record
-from ..auth.recovery import visible_since
 from ..extensions import db
 from ..models import Alert, utcnow
 from ..web_session import login_required, safe_next
@@ -16,8 +15,6 @@ from . import bp, exports, pages, stats
 @login_required("therapist")
 def index():
     """The therapist's first screen: this week, needs attention, trends, anonymous totals."""
-    if visible_since(g.user_session, utcnow()) is not None:
-        return render_template("auth/held.html")
     context = pages.dashboard(g.user, now=utcnow())
     record(g.user, "view_dashboard", target_type="user", target_id=g.user.id)
     return _render_then_commit("dashboard/index.html", context)
@@ -27,8 +24,7 @@ def index():
 @login_required("therapist")
 def client(client_id):
     person = pages.my_client(g.user, client_id) or abort(404)
-    now = utcnow()
-    context = pages.client_page(g.user, person, now=now, since=visible_since(g.user_session, now))
+    context = pages.client_page(g.user, person, now=utcnow())
     record(g.user, "view_client", target_type="user", target_id=person.id)
     return _render_then_commit("dashboard/client.html", context)
 
@@ -57,8 +53,6 @@ def talked_about(alert_id):
 @bp.post("/export/check-ins.csv")
 @login_required("therapist")
 def export_check_ins():
-    if visible_since(g.user_session, utcnow()) is not None:
-        return render_template("auth/held.html"), 403
     body = exports.named_check_ins(g.user.id)
     record(g.user, "export_check_ins", target_type="user", target_id=g.user.id)
     db.session.commit()
@@ -68,8 +62,6 @@ def export_check_ins():
 @bp.post("/export/aggregates.csv")
 @login_required("therapist")
 def export_aggregates():
-    if visible_since(g.user_session, utcnow()) is not None:
-        return render_template("auth/held.html"), 403
     weeks = stats.weekly(g.user.id, now=utcnow(), tz_name=g.user.time_zone)
     record(g.user, "export_aggregates", target_type="user", target_id=g.user.id)
     db.session.commit()

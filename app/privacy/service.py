@@ -31,7 +31,7 @@ def _rows(model, where, fields: list[str], *, held=None) -> list[dict]:
 
 
 def _since(column, since: datetime | None):
-    """During a recovery hold only what was recorded from `since` on (app/auth/recovery.py)."""
+    """For a session locked by a recovery, only what was recorded from `since` on (app/auth/recovery.py)."""
     return () if since is None else (column >= since,)
 
 
@@ -48,6 +48,7 @@ def export(user: User, *, now: datetime, since: datetime | None = None) -> dict:
             Credential,
             Credential.user_id == user.id,
             ["nickname", "device_type", "backed_up", "created_at", "last_used_at"],
+            held=_since(Credential.created_at, since),
         ),
         "sessions": _rows(
             UserSession,
@@ -59,6 +60,7 @@ def export(user: User, *, now: datetime, since: datetime | None = None) -> dict:
             CareLink,
             or_(CareLink.client_id == user.id, CareLink.therapist_id == user.id),
             ["therapist_id", "client_id", "started_at", "ended_at"],
+            held=_since(CareLink.started_at, since),
         ),
         "appointments": _rows(
             Appointment,

@@ -1,4 +1,3 @@
-import { t } from "./i18n.js";
 import { postJSON } from "./api.js";
 import * as passkey from "./webauthn.js";
 
@@ -9,12 +8,8 @@ add?.addEventListener("click", async () => {
   add.disabled = true;
   status.textContent = "";
   try {
-    const opts = await postJSON("/api/account/passkeys/options", {});
-    if (!opts.ok) throw new Error(opts.data.error || t("Could not start."));
-    const credential = await passkey.create(opts.data);
-    const res = await postJSON("/api/account/passkeys/verify", { credential, nickname: "" });
-    if (!res.ok) throw new Error(res.data.error || t("Could not save the passkey."));
-    window.location.assign(res.data.redirect);
+    const api = "/api/account/passkeys/";
+    window.location.assign(await passkey.enrol(`${api}options`, {}, `${api}verify`, { nickname: "" }));
   } catch (err) {
     status.textContent = err instanceof DOMException ? passkey.explain(err) : err.message;
     add.disabled = false;

@@ -84,6 +84,7 @@ form.addEventListener("submit", async (event) => {
   const result = await outbox.enqueue(body).catch(() => ({ sent: false }));
   if (result.unowned) {
     status.textContent = form.dataset.msgNoOwner;
+    askToSignIn();
     send.disabled = false;
     return;
   }
@@ -98,6 +99,14 @@ form.addEventListener("submit", async (event) => {
   else finish(form.dataset.msgSaved);
 });
 
+// Only a signed-in person checks in (issue 21.3): sign in, then back here.
+function askToSignIn() {
+  const box = document.getElementById("signin-first");
+  box.querySelector("a").search = `next=${encodeURIComponent(location.pathname + location.search)}`;
+  box.hidden = false;
+}
+
 // Rendered disabled like the sliders: before this line a tap would let the browser submit the form itself.
 document.getElementById("send").disabled = false;
+outbox.signedIn().then((who) => who.status === 401 && askToSignIn());
 outbox.start();

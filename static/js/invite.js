@@ -1,5 +1,4 @@
 import { t } from "./i18n.js";
-import { postJSON } from "./api.js";
 import * as passkey from "./webauthn.js";
 
 const box = document.getElementById("invite");
@@ -19,14 +18,9 @@ button.addEventListener("click", async () => {
   status.textContent = "";
   const details = { display_name: nameInput ? nameInput.value : "", time_zone: zone };
   try {
-    if (!passkey.supported()) throw new DOMException("unsupported", "NotSupportedError");
-    const opts = await postJSON(url("options"), details);
-    if (!opts.ok) throw new Error(opts.data.error || t("This invite cannot be used."));
-    const credential = await passkey.create(opts.data);
-    status.textContent = t("Saving…");
-    const res = await postJSON(url("verify"), { ...details, credential, nickname: deviceName() });
-    if (!res.ok) throw new Error(res.data.error || t("Could not save your passkey."));
-    window.location.assign(res.data.redirect);
+    const saving = () => (status.textContent = t("Saving…"));
+    const extra = { ...details, nickname: deviceName() };
+    window.location.assign(await passkey.enrol(url("options"), details, url("verify"), extra, saving));
   } catch (err) {
     status.textContent = err instanceof DOMException ? passkey.explain(err) : err.message;
     button.disabled = false;

@@ -4,7 +4,26 @@
 import { t, tn } from "./i18n.js";
 import * as outbox from "./outbox.js";
 
-const SIGN_OUT_FORMS = 'form[action="/signout"], form[action="/account/sessions/revoke-all"]';
+// Signing out, everywhere, or erasing the account: the person's own queued items go with them.
+const SIGN_OUT_FORMS = [
+  'form[action="/signout"]',
+  'form[action="/account/sessions/revoke-all"]',
+  'form[action="/account/delete"]:has(input[name="confirm"][value="yes"])',
+].join(", ");
+let sentHere = 0; // sent since this page opened: items that waited for their owner (issue 21.3)
+// Another person's item waits this long for its owner to sign in on this phone again (issue 21.3); then
+// a signed-in page removes its answers and note and keeps only that it expired, to tell its owner at
+// their next sign-in. A week covers the usual weekly session; longer would leave a note on a shared phone.
+const EXPIRES_MS = 7 * 24 * 60 * 60 * 1000;
+
+// Expire other people's week-old items; `viewer` is whoever this signed-in page names.
+async function expireOthers(viewer) {
+  const old = (await outbox.core.all().catch(() => [])).filter(
+    (i) => i.owner !== viewer && !i.expired && Date.now() - Date.parse(i.queuedAt) > EXPIRES_MS,
+  );
+  const kept = (i) => ({ key: i.key, owner: i.owner, queuedAt: i.queuedAt, parked: true, expired: true });
+  await Promise.all(old.map((i) => outbox.core.put(kept(i)))).catch(() => {});
+}
 
 // A small banner on every client page: what is waiting, what needs a sign-in, what was refused.
 function banner(summary) {
@@ -34,16 +53,29 @@ function banner(summary) {
   } else if (summary.waiting) {
     line(tn("%(n)s check-in saved on this phone, waiting to send.", "%(n)s check-ins saved on this phone, waiting to send.", summary.waiting));
   }
-  for (const item of summary.unsent) {
+  sentHere += summary.sent.length;
+  if (sentHere) {
+    line(tn("%(n)s check-in saved on this phone was sent.", "%(n)s check-ins saved on this phone were sent.", sentHere));
+  }
+  for (const item of summary.unsent.filter((i) => i.expired)) {
+    const day = new Date(item.queuedAt).toLocaleDateString(document.documentElement.lang || undefined);
+    const p = line(t("A check-in saved on this phone on %(day)s was not sent within 7 days, so it was removed from the phone.", { day }) + " ");
+    p.append(dismissButton(item.key));
+  }
+  for (const item of summary.unsent.filter((i) => !i.expired)) {
     const p = line(t("A saved check-in could not be sent: %(error)s", { error: item.error }) + " ");
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "btn btn-quiet";
-    b.textContent = t("Dismiss");
-    b.addEventListener("click", () => outbox.dismiss(item.key));
-    p.append(b);
+    p.append(dismissButton(item.key));
   }
   box.hidden = !box.childElementCount;
+}
+
+function dismissButton(key) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "btn btn-quiet";
+  b.textContent = t("Dismiss");
+  b.addEventListener("click", () => outbox.dismiss(key));
+  return b;
 }
 
 // "1 check-in not sent yet." in the page's language: the server gave every plural form, we pick one.
@@ -53,7 +85,8 @@ function unsentWarning(meta, n) {
   return `${text.replace("{n}", n)} ${meta.dataset.unsentConfirm}`;
 }
 
-// Signing out with unsent items: say so first, then remove them (the server also clears site storage).
+// Signing out with unsent items: say so first, then remove them: only this person's; another person's
+// wait for them (the server clears the HTTP cache, not the phone's storage).
 function guardSignOut() {
   const meta = outbox.ownerMeta();
   if (!meta) return;
@@ -63,13 +96,16 @@ function guardSignOut() {
       const mine = (await outbox.core.all().catch(() => [])).filter((i) => i.owner === meta.content);
       if (mine.length && !window.confirm(unsentWarning(meta, mine.length))) return;
       await Promise.all(mine.map((i) => outbox.core.remove(i.key))).catch(() => {});
+      outbox.remember(null);
       form.submit();
     }),
   );
 }
 
-export function start() {
+export async function start() {
   window.addEventListener("outbox", (e) => banner(e.detail));
   guardSignOut();
+  const meta = outbox.ownerMeta();
+  if (meta) await expireOthers(meta.content);
   return outbox.start();
 }

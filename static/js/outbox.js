@@ -11,12 +11,21 @@ const OWNER_KEY = "attune-owner";
 
 export const ownerMeta = () => document.querySelector('meta[name="attune-owner"]');
 
-function remember(owner) {
+// Remember who is signed in here, for offline use; `null` forgets (nobody is: issue 21.3).
+export function remember(owner) {
   try {
-    localStorage.setItem(OWNER_KEY, owner);
+    if (owner) localStorage.setItem(OWNER_KEY, owner);
+    else localStorage.removeItem(OWNER_KEY);
   } catch {
     // storage off: the signed-in pages still name the owner
   }
+}
+
+// Who is signed in, as the server says now ({status, owner, token}); a 401 forgets the last person.
+export async function signedIn() {
+  const who = await core.session();
+  if (who.status === 200 || who.status === 401) remember(who.owner);
+  return who;
 }
 
 // Who this phone's signed-in pages last named (the check-in page is a shared shell that names nobody).
@@ -61,16 +70,12 @@ function registerSync() {
   navigator.serviceWorker.ready.then((reg) => reg.sync?.register(SYNC_TAG)).catch(() => {});
 }
 
-// Keep `body` (it carries its own idempotency key) for the person last signed in on this phone, and try
-// to send it now. Stored before any network wait, so a slow connection cannot lose it; start() has
-// already asked who is signed in (a sign-in may lead straight to this shell page). Returns
-// {sent, signin, rejected, error}, or {unowned} when nobody can be named.
+// Keep `body` (it carries its own idempotency key) for the person signed in here and try to send it.
+// Signed out: nothing is kept, {unowned} (issue 21.3); offline: the person last confirmed here.
+// Returns {sent, signin, rejected, error} or {unowned}.
 export async function enqueue(body, url = "/api/check-ins") {
-  let owner = knownOwner();
-  if (!owner) {
-    owner = (await core.session()).owner;
-    if (owner) remember(owner);
-  }
+  const who = await signedIn();
+  const owner = who.status === 200 ? who.owner : who.status === 401 ? null : knownOwner();
   if (!owner) return { unowned: true };
   const key = body.idempotency_key;
   await core.put({ key, url, owner, body: { ...body, owner }, queuedAt: new Date().toISOString() });
@@ -95,7 +100,6 @@ let started = false;
 export function start() {
   if (started) return flush();
   started = true;
-  if (!ownerMeta()) core.session().then((who) => who.owner && remember(who.owner));
   window.addEventListener("online", () => flush());
   setInterval(() => flush(), TIMER_MS);
   navigator.serviceWorker?.addEventListener("message", (event) => {

@@ -1,6 +1,7 @@
 // Passkey ceremonies: JSON options from the server in, JSON credential out.
 // Uses the browser's JSON helpers where present, with the base64url codec as a fallback for older Safari.
 import { t } from "./i18n.js";
+import { postJSON } from "./api.js";
 import { decode as b64urlToBuf, encode as bufToB64url } from "./base64url.js";
 
 export const supported = () => typeof window.PublicKeyCredential === "function";
@@ -47,6 +48,20 @@ function toJSON(cred) {
 
 export async function create(json) {
   return toJSON(await navigator.credentials.create({ publicKey: creationOptions(json) }));
+}
+
+// A new passkey through one of the server's ceremonies (an invite, a recovery code, Settings): options
+// asked with `body`, the browser's passkey, then `verifyUrl` with it and `extra`; `saving()` runs while
+// the server stores it. Resolves to where the server sends the person next; throws what to show.
+export async function enrol(optionsUrl, body, verifyUrl, extra = {}, saving = () => {}) {
+  if (!supported()) throw new DOMException("unsupported", "NotSupportedError");
+  const opts = await postJSON(optionsUrl, body);
+  if (!opts.ok) throw new Error(opts.data.error || t("Could not start."));
+  const credential = await create(opts.data);
+  saving();
+  const res = await postJSON(verifyUrl, { ...extra, credential });
+  if (!res.ok) throw new Error(res.data.error || t("Could not save your passkey."));
+  return res.data.redirect;
 }
 
 export async function get(json, { conditional = false, signal } = {}) {

@@ -134,19 +134,19 @@ def test_security_29_held_session_cannot_erase_the_account(ctx):
     assert db.session.get(type(person), person.id) is not None
 
 
-def test_security_29_hold_lasts_the_practice_setting_then_ends(ctx):
+def test_security_42_after_the_hold_the_account_is_manageable_but_the_past_stays_locked(ctx):
     old_phone = ctx.test_client()
-    practice, _admin, therapist, person, _old = _world(ctx, old_phone)
-    practice.recovery_hold_hours = 24
-    db.session.commit()
+    _practice, _admin, therapist, person, _old = _world(ctx, old_phone)
     with time_machine.travel(utcnow(), tick=False) as clock:
         _staff, _fresh, new_key = _recover(ctx, therapist, person)
-        clock.shift(timedelta(hours=23))
+        clock.shift(timedelta(hours=71))
         later = ctx.test_client()
         assert flows.sign_in(later, new_key).status_code == 200
+        assert later.post("/account/language", data={"locale": "de"}).status_code == 403
+        clock.shift(timedelta(hours=2))  # the practice's 72 hours are over
+        assert later.post("/account/language", data={"locale": "de"}).status_code == 302
         assert OLD_NOTE not in later.get("/my-check-ins").get_data(as_text=True)
-        clock.shift(timedelta(hours=2))
-        assert OLD_NOTE in later.get("/my-check-ins").get_data(as_text=True)
+        assert OLD_NOTE not in later.get("/account/export").get_data(as_text=True)
 
 
 def test_security_28_old_device_sees_the_banner_and_its_passkey_lifts_the_hold(ctx):
@@ -190,21 +190,27 @@ def test_security_28_not_you_remove_it_signs_the_recovered_device_out(ctx):
 def test_security_28_held_session_cannot_remove_older_passkeys_or_escape_with_a_new_one(ctx):
     old_phone = ctx.test_client()
     _practice, _admin, therapist, person, _old = _world(ctx, old_phone)
-    _staff, fresh, _new = _recover(ctx, therapist, person)
-    older = db.session.scalar(select(Credential).where(Credential.recovered_at.is_(None)))
-    res = fresh.post(f"/account/passkeys/{older.id}/remove", data={"confirm_last": "yes"})
-    assert res.status_code == 403
-    # A second passkey added from the held session is held too.
-    opts = fresh.post("/api/account/passkeys/options", json={})
-    assert opts.status_code == 200
-    third = SoftKey()
-    res = fresh.post(
-        "/api/account/passkeys/verify", json={"credential": third.register(opts.get_json())}
-    )
-    assert res.status_code == 201
-    other = ctx.test_client()
-    assert flows.sign_in(other, third).status_code == 200
-    assert OLD_NOTE not in other.get("/my-check-ins").get_data(as_text=True)
+    with time_machine.travel(utcnow(), tick=False) as clock:
+        _staff, fresh, new_key = _recover(ctx, therapist, person)
+        older = db.session.scalar(select(Credential).where(Credential.recovered_at.is_(None)))
+        res = fresh.post(f"/account/passkeys/{older.id}/remove", data={"confirm_last": "yes"})
+        assert res.status_code == 403
+        assert fresh.post("/api/account/passkeys/options", json={}).status_code == 403
+        # After the hold a passkey may be added, and it is locked as the session that added it.
+        clock.shift(timedelta(hours=73))
+        assert flows.sign_in(fresh, new_key).status_code == 200
+        opts = fresh.post("/api/account/passkeys/options", json={})
+        assert opts.status_code == 200
+        third = SoftKey()
+        res = fresh.post(
+            "/api/account/passkeys/verify", json={"credential": third.register(opts.get_json())}
+        )
+        assert res.status_code == 201
+        other = ctx.test_client()
+        assert flows.sign_in(other, third).status_code == 200
+        assert OLD_NOTE not in other.get("/my-check-ins").get_data(as_text=True)
+    db.session.expire_all()
+    assert len(db.session.get(type(person), person.id).credentials) == 3
 
 
 def test_security_29_every_step_is_in_the_practice_audit_log(ctx):
@@ -290,3 +296,20 @@ def test_security_29_guessing_recovery_links_is_rate_limited(make_app):
         web.get(f"/invite/guess-{n:04d}-{secrets.token_hex(8)}").status_code for n in range(25)
     ]
     assert codes[0] == 410 and codes[-1] == 429
+
+
+def test_security_28_a_second_passkey_needs_a_recent_sign_in_to_add_or_remove(ctx):
+    old_phone = ctx.test_client()
+    _practice, _admin, _therapist, person, _old = _world(ctx, old_phone)
+    with time_machine.travel(utcnow(), tick=False) as clock:
+        opts = old_phone.post("/api/account/passkeys/options", json={})  # signed in just now
+        second = SoftKey()
+        body = {"credential": second.register(opts.get_json())}
+        assert old_phone.post("/api/account/passkeys/verify", json=body).status_code == 201
+        added = db.session.scalar(select(Credential).order_by(Credential.id.desc()))
+        clock.shift(timedelta(minutes=11))
+        assert old_phone.post("/api/account/passkeys/options", json={}).status_code == 403
+        assert old_phone.post(f"/account/passkeys/{added.id}/remove").status_code == 403
+    db.session.expire_all()
+    assert len(db.session.get(type(person), person.id).credentials) == 2
+    assert flows.sign_in(ctx.test_client(), second).status_code == 200

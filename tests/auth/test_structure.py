@@ -62,12 +62,12 @@ def test_practice_hold_setting_is_audited(ctx, client):
     admin_user = factories.user(factories.practice(), "admin")
     db.session.commit()
     factories.sign_in(client, admin_user)
-    res = client.post("/admin/settings", data={**SETTINGS, "recovery_hold_hours": "24"})
+    res = client.post("/admin/settings", data={**SETTINGS, "recovery_hold_hours": "96"})
     assert res.status_code == 302
-    assert admin_user.practice.recovery_hold_hours == 24
+    assert admin_user.practice.recovery_hold_hours == 96
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "update_settings"))
     assert "recovery_hold_hours" in event.detail
     assert (
-        client.post("/admin/settings", data={**SETTINGS, "recovery_hold_hours": "0"}).status_code
+        client.post("/admin/settings", data={**SETTINGS, "recovery_hold_hours": "71"}).status_code
         == 400
     )

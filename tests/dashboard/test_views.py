@@ -193,7 +193,7 @@ SETTINGS = {
     "nudge_hours": "24",
     "quiet_start": "22:30",
     "quiet_end": "07:15",
-    "recovery_hold_hours": "48",
+    "recovery_hold_hours": "96",
     "locale": "en",
 }
 

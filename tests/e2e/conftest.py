@@ -90,6 +90,17 @@ def phone_context(browser, **extra):
 
 
 @pytest.fixture
+def phone_profile(playwright_instance, tmp_path):
+    """One phone that keeps its storage (IndexedDB, service worker) across sessions and users."""
+    context = playwright_instance.chromium.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=False, args=ARGS, **PHONE
+    )
+    context.set_default_timeout(15_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
 def phone(browser):
     with phone_context(browser) as context:
         yield context

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import CheckIn, User, utcnow
 from tests import factories
 from tests.auth.flows import make_invite
-from tests.e2e.conftest import add_authenticator, phone_context
+from tests.e2e.conftest import add_authenticator, phone_context, run_axe
 
 WAIT = 15_000
 NO_AUTOFILL = "PublicKeyCredential.isConditionalMediationAvailable = async () => false;"
@@ -66,6 +66,9 @@ def test_security_29_old_phone_sees_the_banner_and_recovered_phone_no_history(br
             db.session.commit()
         new = new_ctx.new_page()
         register(new, f"{live_server.url}/invite/{token}")
+        new.wait_for_url("**/account/hold", timeout=WAIT)  # it starts on the hold page
+        expect(new.get_by_role("button", name="Use my recovery code")).to_be_visible(timeout=WAIT)
+        assert run_axe(new) == []
         new.goto(f"{live_server.url}/my-check-ins")
         expect(new.locator("h1").first).to_be_visible(timeout=WAIT)
         assert OLD_NOTE not in new.content()

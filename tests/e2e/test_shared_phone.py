@@ -5,14 +5,12 @@ it goes out when A is back. Signing out with unsent items warns first, with the 
 
 import time
 
-import pytest
 from sqlalchemy import select
 
 from app.core.assets import hashed_url
 from app.extensions import db
 from app.models import CheckIn
 from tests import factories
-from tests.e2e.conftest import ARGS, CHROMIUM, PHONE
 from tests.e2e.test_checkin import browser_sign_in, make_client_with_appointment, move_sliders
 from tests.e2e.test_offline_checkin import OUTBOX_COUNT, SAVED
 
@@ -36,17 +34,6 @@ OWNERS = "async (url) => (await import(url)).core.all().then((a) => a.map((i) =>
 
 def outbox_url(server) -> str:
     return hashed_url(server.app, "/static/js/outbox.js")
-
-
-@pytest.fixture
-def phone_profile(playwright_instance, tmp_path):
-    """One phone that keeps its storage (IndexedDB, service worker) across sessions and users."""
-    context = playwright_instance.chromium.launch_persistent_context(
-        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=False, args=ARGS, **PHONE
-    )
-    context.set_default_timeout(15_000)
-    yield context
-    context.close()
 
 
 def other_practice_client(server) -> int:

@@ -70,7 +70,8 @@ def test_delete_needs_two_steps_then_erases_everything_and_signs_out(two, client
     assert first.status_code == 200 and "confirm-delete" in first.get_data(as_text=True)
     assert db.session.get(User, alice.id) is not None
     res = client.post("/account/delete", data={"confirm": "yes"})
-    assert res.status_code == 302 and "storage" in res.headers["Clear-Site-Data"]
+    # The HTTP cache only: on a shared phone the storage holds other people's unsent check-ins (issue 21.3).
+    assert res.status_code == 302 and res.headers["Clear-Site-Data"] == '"cache"'
     db.session.expire_all()
     uid = alice.id
     for model, col in [
